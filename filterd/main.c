@@ -1,0 +1,431 @@
+/*
+ * main.c - postern-filterd: options, config, socket, privileges, signals
+ *
+ * Startup order matters: the config is loaded (and every table opened)
+ * while we may still be root, the socket is bound and the pid file written
+ * before privileges are dropped, and SIGUSR1 is blocked before any thread
+ * exists so that only our reload thread ever receives it (libmilter owns
+ * SIGHUP, SIGTERM and SIGINT).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mem.h"
+#include "milter.h"
+#include "runtime.h"
+#include "table.h"
+
+#define FILTERD_CONFIG SYSCONFDIR_POSTERN "/filterd.conf"
+
+static const char *main_config_path;
+static char *main_unix_path;
+
+/* main_usage - print usage and exit 2 */
+static void
+main_usage(void)
+{
+	fprintf(stderr, "usage: postern-filterd [-c FILE] [-f] [-n]\n"
+	    "  -c FILE  configuration (default " FILTERD_CONFIG ")\n"
+	    "  -f       stay in the foreground and log to stderr\n"
+	    "  -n       check the configuration, print the effective "
+	    "settings, exit\n");
+	exit(2);
+}
+
+/* main_print_errors - every config error to stderr (and the log) */
+static void
+main_print_errors(const struct conf_errors *err, bool to_log)
+{
+	const char *p = buf_cstr(&err->text);
+
+	fputs(p, stderr);
+	if (!to_log)
+		return;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+
+		log_warn("%.*s", len, p);
+		p += len + (nl != NULL);
+	}
+}
+
+/* main_split_inet - "PORT@HOST" into its parts */
+static bool
+main_split_inet(char *rest, char **port_r, char **host_r)
+{
+	char *at = strchr(rest, '@');
+
+	*port_r = rest;
+	*host_r = NULL;
+	if (at != NULL) {
+		*at = '\0';
+		*host_r = at + 1;
+	}
+	return **port_r != '\0';
+}
+
+/* main_listen_inet - bind an inet/inet6 listener with TCP_NODELAY */
+static int
+main_listen_inet(const char *spec, int family, char *rest, int backlog)
+{
+	struct addrinfo hints = { 0 }, *res, *ai;
+	char *port, *host;
+	int fd = -1, one = 1, rc;
+
+	if (!main_split_inet(rest, &port, &host))
+		log_fatal("socket %s: missing port", spec);
+	hints.ai_family = family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0)
+		log_fatal("socket %s: %s", spec, gai_strerror(rc));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* libmilter writes header edits and the final reply in
+		 * separate small writes: without this, Nagle plus the MTA's
+		 * delayed ACK stall each message ~40 ms (library-notes.md);
+		 * accepted sockets inherit the option */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, backlog) == 0)
+			break;
+		rc = errno;
+		close(fd);
+		fd = -1;
+		errno = rc;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		log_fatal("socket %s: cannot listen: %s", spec, strerror(errno));
+	return fd;
+}
+
+/* main_listen_unix - bind a unix listener with the configured mode/owner */
+static int
+main_listen_unix(const char *spec, const char *path,
+    const struct filterd_settings *set)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path) || *path == '\0')
+		log_fatal("socket %s: bad path", spec);
+	strcpy(sun.sun_path, path);
+	/* a stale socket from a crash would block bind; never remove a
+	 * file that is not a socket */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			log_fatal("socket %s: exists and is not a socket", spec);
+		unlink(path);
+	}
+	if (*set->socket_owner) {
+		struct passwd *pw = getpwnam(set->socket_owner);
+
+		if (pw == NULL)
+			log_fatal("socket_owner %s: no such user",
+			    set->socket_owner);
+		uid = pw->pw_uid;
+	}
+	if (*set->socket_group) {
+		struct group *gr = getgrnam(set->socket_group);
+
+		if (gr == NULL)
+			log_fatal("socket_group %s: no such group",
+			    set->socket_group);
+		gid = gr->gr_gid;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+		log_fatal("socket %s: cannot bind: %s", spec, strerror(errno));
+	if (chmod(path, (mode_t)set->socket_mode) != 0 ||
+	    ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    chown(path, uid, gid) != 0))
+		log_fatal("socket %s: cannot set mode/owner: %s", spec,
+		    strerror(errno));
+	if (listen(fd, (int)set->backlog) != 0)
+		log_fatal("socket %s: cannot listen: %s", spec, strerror(errno));
+	main_unix_path = xstrdup(path);
+	return fd;
+}
+
+/* main_listen - open the listener named by the socket setting */
+static int
+main_listen(const struct filterd_settings *set)
+{
+	static const struct {
+		const char *prefix;
+		int family;	/* 0 = unix */
+	} kinds[] = {
+		{ "inet:", AF_INET },
+		{ "inet6:", AF_INET6 },
+		{ "unix:", 0 },
+		{ "local:", 0 },
+	};
+	char *copy = xstrdup(set->socket);
+	int fd = -1;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		size_t len = strlen(kinds[i].prefix);
+
+		if (strncmp(copy, kinds[i].prefix, len) != 0)
+			continue;
+		fd = kinds[i].family ?
+		    main_listen_inet(set->socket, kinds[i].family, copy + len,
+		    (int)set->backlog) :
+		    main_listen_unix(set->socket, copy + len, set);
+		break;
+	}
+	if (fd < 0)
+		log_fatal("socket %s: expected inet:PORT@HOST, inet6:PORT@HOST "
+		    "or unix:PATH", set->socket);
+	free(copy);
+	return fd;
+}
+
+/* main_write_pid - the pid file, its directory made if needed */
+static void
+main_write_pid(const char *path, uid_t uid, gid_t gid)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	FILE *fp;
+
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == 0 && uid != (uid_t)-1 &&
+		    chown(dir, uid, gid) != 0)
+			log_warn("chown %s: %s", dir, strerror(errno));
+	}
+	free(dir);
+	fp = fopen(path, "w");
+	if (fp == NULL)
+		log_fatal("pid file %s: %s", path, strerror(errno));
+	fprintf(fp, "%ld\n", (long)getpid());
+	if (fclose(fp) != 0)
+		log_fatal("pid file %s: %s", path, strerror(errno));
+}
+
+/* main_drop_privileges - become the configured user when root */
+static void
+main_drop_privileges(const char *user, uid_t *uid_r, gid_t *gid_r)
+{
+	struct passwd *pw;
+
+	*uid_r = (uid_t)-1;
+	*gid_r = (gid_t)-1;
+	if (geteuid() != 0)
+		return;
+	if (*user == '\0' || strcmp(user, "root") == 0) {
+		log_warn("running as root (user = \"%s\")", user);
+		return;
+	}
+	pw = getpwnam(user);
+	if (pw == NULL)
+		log_fatal("user %s: no such user (create it or set user =)",
+		    user);
+	*uid_r = pw->pw_uid;
+	*gid_r = pw->pw_gid;
+}
+
+/* main_setuid - the actual drop, after sockets and pid file exist */
+static void
+main_setuid(const char *user, uid_t uid, gid_t gid)
+{
+	if (uid == (uid_t)-1)
+		return;
+	if (initgroups(user, gid) != 0 || setgid(gid) != 0 ||
+	    setuid(uid) != 0)
+		log_fatal("cannot become %s: %s", user, strerror(errno));
+	if (setuid(0) == 0)
+		log_panic("privileges were not dropped");
+}
+
+/* main_reload - load the config anew; a bad one leaves the old running */
+static void
+main_reload(void)
+{
+	struct conf_errors err = { 0 };
+	struct runtime *rt = runtime_load(main_config_path, &err);
+
+	if (rt == NULL) {
+		log_warn("reload of %s failed with %d error(s); keeping the "
+		    "running configuration", main_config_path ?
+		    main_config_path : "defaults", err.count);
+		main_print_errors(&err, true);
+	} else {
+		log_set_debug(rt->set.debug);
+		runtime_install(rt);
+		log_info("configuration %s reloaded", main_config_path ?
+		    main_config_path : "(defaults)");
+	}
+	conf_errors_free(&err);
+}
+
+/* main_signal_thread - SIGUSR1 reloads; table files are polled */
+static void *
+main_signal_thread(void *arg)
+{
+	sigset_t set;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		struct runtime *rt = runtime_acquire();
+		double interval = rt->set.table_check_interval;
+		struct timespec ts;
+		int sig;
+
+		runtime_release(&rt);
+		if (interval < 0.01)
+			interval = 0.01;
+		ts.tv_sec = (time_t)interval;
+		ts.tv_nsec = (long)((interval - (double)ts.tv_sec) * 1e9);
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGUSR1) {
+			log_info("SIGUSR1: reloading configuration and tables");
+			main_reload();
+		}
+		table_refresh_all();
+	}
+	return NULL;
+}
+
+/* main_daemonize - fork into the background, detached from the tty */
+static void
+main_daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		log_fatal("fork: %s", strerror(errno));
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	pid = fork();
+	if (pid < 0)
+		log_fatal("fork: %s", strerror(errno));
+	if (pid > 0)
+		_exit(0);
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+}
+
+/* main - see the file comment */
+int
+main(int argc, char **argv)
+{
+	struct conf_errors err = { 0 };
+	struct runtime *rt;
+	bool foreground = false, check = false;
+	pthread_t tid;
+	sigset_t set;
+	uid_t uid;
+	gid_t gid;
+	int c, fd, rc;
+
+	while ((c = getopt(argc, argv, "c:fn")) != -1) {
+		switch (c) {
+		case 'c':
+			main_config_path = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'n':
+			check = true;
+			break;
+		default:
+			main_usage();
+		}
+	}
+	if (optind != argc)
+		main_usage();
+	log_init("postern-filterd", foreground || check);
+	if (main_config_path == NULL) {
+		/* a missing default file means "built-in defaults", so a
+		 * first run works; a file named with -c must exist */
+		if (access(FILTERD_CONFIG, F_OK) == 0)
+			main_config_path = FILTERD_CONFIG;
+		else
+			log_info("no %s: using built-in defaults",
+			    FILTERD_CONFIG);
+	}
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rt = runtime_load(main_config_path, &err);
+	if (rt == NULL) {
+		main_print_errors(&err, !(foreground || check));
+		fprintf(stderr, "postern-filterd: %d error(s) in %s\n",
+		    err.count, main_config_path ? main_config_path :
+		    "built-in defaults");
+		return 1;
+	}
+	conf_errors_free(&err);
+	if (check) {
+		runtime_dump(rt, stdout);
+		return 0;
+	}
+	log_set_debug(rt->set.debug);
+
+	fd = main_listen(&rt->set);
+	main_drop_privileges(rt->set.user, &uid, &gid);
+	if (!foreground)
+		main_daemonize();
+	if (*rt->set.pid_file)
+		main_write_pid(rt->set.pid_file, uid, gid);
+	main_setuid(rt->set.user, uid, gid);
+	runtime_install(rt);
+	if (pthread_create(&tid, NULL, main_signal_thread, NULL) != 0)
+		log_fatal("cannot start the signal thread");
+	log_info("listening on %s; pipeline %s", rt->set.socket,
+	    rt->set.pipeline.n ? rt->set.pipeline.items[0] : "(empty)");
+
+	rc = milter_run(fd, rt->set.milter_timeout, (int)rt->set.backlog);
+	log_info("stopping");
+	rt = runtime_acquire();
+	if (*rt->set.pid_file)
+		unlink(rt->set.pid_file);
+	runtime_release(&rt);
+	if (main_unix_path != NULL)
+		unlink(main_unix_path);
+	return rc;
+}

@@ -1,0 +1,24 @@
+/*
+ * registry.c - the list of policy modules built into filterd
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "access.h"
+#include "registry.h"
+
+const struct policy_module *const registry_modules[] = {
+	&access_module,
+	NULL,
+};
+
+/* registry_find - a module by name, or NULL */
+const struct policy_module *
+registry_find(const char *name)
+{
+	for (size_t i = 0; registry_modules[i] != NULL; i++)
+		if (strcmp(registry_modules[i]->name, name) == 0)
+			return registry_modules[i];
+	return NULL;
+}

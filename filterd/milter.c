@@ -48,6 +48,21 @@ static const struct {
 	{ SMFIM_EOM, "i" },
 };
 
+/* Event names in refusal log lines, as Postfix writes them. */
+static const char *const milter_event_names[POLICY_STAGES] = {
+	[POLICY_CONNECT] = "CONNECT",
+	[POLICY_HELO] = "HELO",
+	[POLICY_MAIL] = "MAIL",
+	[POLICY_RCPT] = "RCPT",
+	[POLICY_DATA] = "DATA",
+	[POLICY_HEADER] = "HEADER",
+	[POLICY_EOH] = "END-OF-HEADERS",
+	[POLICY_BODY] = "BODY",
+	[POLICY_EOM] = "END-OF-MESSAGE",
+	[POLICY_ABORT] = "ABORT",
+	[POLICY_CLOSE] = "CLOSE",
+};
+
 /* milter_macro - txn's view of smfi_getsymval */
 static const char *
 milter_macro(void *ctx, const char *name)
@@ -107,7 +122,7 @@ milter_log_reject(struct txn *txn, enum policy_stage stage,
 	    "%s: %s from %s[%s]: %s %s %s; from=<%s> to=<%s> helo=<%s> "
 	    "module=%s%s%s",
 	    v->action == VERDICT_REJECT ? "reject" : "defer",
-	    policy_stage_name(stage), txn->client_name, txn->addr_text,
+	    milter_event_names[stage], txn->client_name, txn->addr_text,
 	    v->code, v->xcode, v->text,
 	    txn->sender_ok ? txn->sender.full :
 	    (txn->sender_raw ? txn->sender_raw : ""),

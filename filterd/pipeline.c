@@ -304,12 +304,14 @@ pipeline_dump(const struct pipeline *p, FILE *fp)
 			.timeout = e->timeout,
 		};
 
-		fprintf(fp, "\n[%s]\n", e->mod->name);
+		fputc('\n', fp);
 		if (e->mod->settings != NULL)
 			conf_dump(fp, e->mod->name, e->mod->settings, e->config);
-		conf_dump(fp, e->mod->name, pipeline_common_settings, &common);
+		/* the core's settings of the section, under the same header */
+		conf_dump(fp, e->mod->settings != NULL ? NULL : e->mod->name,
+		    pipeline_common_settings, &common);
 	}
-	fprintf(fp, "\n[scoring]\n");
+	fputc('\n', fp);
 	conf_dump(fp, "scoring", pipeline_scoring_settings, &p->scoring);
 }
 

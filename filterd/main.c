@@ -386,8 +386,14 @@ main(int argc, char **argv)
 			    FILTERD_CONFIG);
 	}
 
+	/* every thread must block what libmilter's signal thread and ours
+	 * sigwait for; a thread with SIGTERM unblocked would take the default
+	 * action and kill the process without a clean stop */
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -422,10 +428,12 @@ main(int argc, char **argv)
 	rc = milter_run(fd, rt->set.milter_timeout, (int)rt->set.backlog);
 	log_info("stopping");
 	rt = runtime_acquire();
-	if (*rt->set.pid_file)
-		unlink(rt->set.pid_file);
+	if (*rt->set.pid_file && unlink(rt->set.pid_file) != 0)
+		log_warn("cannot remove %s: %s", rt->set.pid_file,
+		    strerror(errno));
 	runtime_release(&rt);
-	if (main_unix_path != NULL)
-		unlink(main_unix_path);
+	if (main_unix_path != NULL && unlink(main_unix_path) != 0)
+		log_warn("cannot remove %s: %s (it is removed at the next "
+		    "start)", main_unix_path, strerror(errno));
 	return rc;
 }

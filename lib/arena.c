@@ -100,7 +100,8 @@ arena_alloc(struct arena *a, size_t size)
 	size_t rounded;
 	void *p;
 
-	if (size > SIZE_MAX - ARENA_ALIGN)
+	/* room for rounding and the chunk header, or the sum wraps */
+	if (size > SIZE_MAX - ARENA_ALIGN - sizeof(struct arena_chunk))
 		log_panic("arena_alloc: size overflow");
 	rounded = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 	if (rounded == 0)

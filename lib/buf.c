@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +16,17 @@
 void
 buf_reserve(struct buf *b, size_t extra)
 {
-	size_t need = b->len + extra + 1;
+	size_t need;
 
-	if (need < b->len)
+	/* len + extra + 1 can wrap to a value above len: test extra itself */
+	if (extra >= SIZE_MAX - b->len)
 		log_panic("buf_reserve overflow");
+	need = b->len + extra + 1;
 	if (need <= b->cap)
 		return;
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < need)
-		cap *= 2;
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	b->data = xrealloc(b->data, cap);
 	b->cap = cap;
 }

@@ -295,8 +295,11 @@ milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		steps |= SMFIP_NOBODY;
 	if (!p->stage_used[POLICY_EOH])
 		steps |= SMFIP_NOEOH;
-	if (!p->stage_used[POLICY_DATA])
-		steps |= SMFIP_NODATA;
+	/* The DATA step is kept even when no module wants it: Postfix sends
+	 * the DATA macros and then the first header in separate small writes
+	 * without TCP_NODELAY, so unless our reply to DATA carries an ACK,
+	 * Nagle holds the header until our delayed ACK fires (~40 ms per
+	 * message, measured end to end; see docs/performance.md). */
 	steps |= SMFIP_NOUNKNOWN;
 	/* headers are always watched (forged A-R), but need no answer unless
 	 * a module can object to one */

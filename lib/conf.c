@@ -16,7 +16,8 @@
  * - Keys and section names use a-z, 0-9 and _ only.
  * - Values lose surrounding white space. Quotes are not special: they
  *   stay part of the value, so a value cannot keep leading or trailing
- *   white space (none of the settings needs it).
+ *   white space (none of the settings needs it). A value of exactly ""
+ *   is the empty string.
  * - A section may appear more than once; its entries merge, and a key set
  *   twice in one section is an error wherever the two lines are.
  * - After a bad section header every setting up to the next good header is
@@ -253,7 +254,12 @@ conf_flush(struct conf_reader *rd)
 	e = &cf->entries[cf->n_entries++];
 	e->section = rd->section;
 	e->key = arena_strdup(cf->arena, rd->key);
-	e->value = arena_strdup(cf->arena, buf_cstr(&rd->value));
+	/* quotes are not special, except that a value of exactly "" is the
+	 * empty string: admins write it for "none", and it must never become
+	 * a file named "" */
+	e->value = arena_strdup(cf->arena,
+	    strcmp(buf_cstr(&rd->value), "\"\"") == 0 ? "" :
+	    buf_cstr(&rd->value));
 	e->file = cf->name;
 	e->line = rd->key_line;
 	e->used = false;

@@ -1295,12 +1295,26 @@ test_bugs_panic(void **state)
 	expect_abort(bad_enum_dump);
 }
 
+/* test_empty_quotes - a value of exactly "" is empty; other quotes stay */
+static void
+test_empty_quotes(void **state)
+{
+	struct fixture f;
+
+	(void)state;
+	assert_string_equal(run(&f, "name = \"\"\nplain = \"x\"\n"), "");
+	assert_string_equal(f.g.name, "");
+	assert_string_equal(f.g.plain, "\"x\"");
+	done(&f);
+}
+
 /* main - run the tests */
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_only),
+		cmocka_unit_test(test_empty_quotes),
 		cmocka_unit_test(test_values_and_sections),
 		cmocka_unit_test(test_empty_file),
 		cmocka_unit_test(test_continuation),

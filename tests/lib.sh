@@ -1,0 +1,545 @@
+# tests/lib.sh - shared helpers for Postern's shell tests (source it)
+#
+# Output is TAP-like: "ok - text" / "not ok - text" per case, "# text" for
+# diagnostics; done_testing exits 0 when every case passed, 1 otherwise.
+# Every server a test starts is recorded and stopped at exit (trap EXIT),
+# also when the test fails half way. Everything listens on 127.0.0.1; the
+# only other address used is 127.0.0.2 as an SMTP client address.
+#
+# Environment: TOP (source tree, default derived from this file), BUILD
+# (build tree, default TOP), TMPDIR (default /tmp), KEEP_TMP=1 keeps the
+# temp dirs, E2E_VERBOSE=1 prints the logs of failed cases.
+
+set -u
+
+: "${TOP:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${BUILD:=$TOP}"
+export TOP BUILD
+FILTERD=$BUILD/filterd/postern-filterd
+POSTERNCTL=$BUILD/tools/posternctl
+
+# Debian's sbin holds postfix, postconf, postqueue, smtp-sink.
+case ":$PATH:" in
+*:/usr/sbin:*) ;;
+*) PATH=$PATH:/usr/sbin:/sbin ;;
+esac
+
+_tap_total=0
+_tap_failed=0
+_tmp_dirs=()
+_bg_pids=()
+_bg_names=()
+_pf_confs=()
+TESTTMP=
+
+# --- TAP ---------------------------------------------------------------
+
+# ok - report a passed case
+ok() {
+	_tap_total=$((_tap_total + 1))
+	printf 'ok - %s\n' "$*"
+}
+
+# not_ok - report a failed case
+not_ok() {
+	_tap_total=$((_tap_total + 1))
+	_tap_failed=$((_tap_failed + 1))
+	printf 'not ok - %s\n' "$*"
+}
+
+# diag - print a diagnostic line (or several)
+diag() {
+	local line
+	while IFS= read -r line; do
+		printf '# %s\n' "$line"
+	done <<<"$*"
+}
+
+# diag_file FILE [MAXLINES] - print (the tail of) a file as diagnostics
+diag_file() {
+	local f=$1 max=${2:-40}
+	if [ -r "$f" ]; then
+		printf '# --- %s (last %s lines)\n' "$f" "$max"
+		tail -n "$max" "$f" | tr -d '\r' | sed 's/^/#   /'
+	else
+		printf '# --- %s: (missing)\n' "$f"
+	fi
+}
+
+# check DESC CMD... - ok when CMD succeeds
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else not_ok "$desc"; return 1; fi
+}
+
+# is GOT WANT DESC - string equality
+is() {
+	if [ "$1" = "$2" ]; then
+		ok "$3"
+	else
+		not_ok "$3"
+		diag "got:      '$1'" "expected: '$2'"
+		return 1
+	fi
+}
+
+# like TEXT REGEX DESC - TEXT (any line) matches extended REGEX
+like() {
+	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+		ok "$3"
+	else
+		not_ok "$3"
+		diag "no line matches /$2/ in:"
+		diag "$(printf '%s\n' "$1" | head -n 30)"
+		return 1
+	fi
+}
+
+# unlike TEXT REGEX DESC - no line of TEXT matches REGEX
+unlike() {
+	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+		not_ok "$3"
+		diag "unexpected match of /$2/:"
+		diag "$(printf '%s\n' "$1" | grep -E -- "$2" | head -n 10)"
+		return 1
+	else
+		ok "$3"
+	fi
+}
+
+# setup_fail REASON - the test cannot run at all
+setup_fail() {
+	not_ok "setup: $*"
+	exit 1
+}
+
+# skip_all REASON - nothing to test here (counts as passed)
+skip_all() {
+	printf 'ok - # SKIP %s\n' "$*"
+	exit 0
+}
+
+# done_testing - print the tally and exit 0 (all passed) or 1
+done_testing() {
+	if [ "$_tap_total" -eq 0 ]; then
+		not_ok "no test cases ran"
+	fi
+	printf '# %d case(s), %d failed\n' "$_tap_total" "$_tap_failed"
+	[ "$_tap_failed" -eq 0 ] && exit 0
+	exit 1
+}
+
+# --- temp dirs, processes ----------------------------------------------
+
+# mktmp [NAME] - make a temp dir (traversable by postfix/nobody), print it;
+# the first one also becomes TESTTMP. Removed at exit unless KEEP_TMP=1.
+# Call it as "mktmp >/dev/null; D=$TESTTMP" or "D=$(mktmp)" only when you
+# do not need the cleanup registration (command substitution is a
+# subshell); prefer mktmp_var.
+mktmp() {
+	local d
+	d=$(mktemp -d "${TMPDIR:-/tmp}/postern-${1:-test}.XXXXXX") || return 1
+	chmod 755 "$d"
+	_tmp_dirs+=("$d")
+	[ -n "$TESTTMP" ] || TESTTMP=$d
+	printf '%s\n' "$d"
+}
+
+# mktmp_var VAR [NAME] - like mktmp, storing the path in VAR
+mktmp_var() {
+	local _d
+	_d=$(mktemp -d "${TMPDIR:-/tmp}/postern-${2:-test}.XXXXXX") ||
+	    return 1
+	chmod 755 "$_d"
+	_tmp_dirs+=("$_d")
+	[ -n "$TESTTMP" ] || TESTTMP=$_d
+	printf -v "$1" '%s' "$_d"
+}
+
+# free_port - an unused TCP port on 127.0.0.1 (bind port 0 and release it)
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# port_listening PORT [HOST] - a listener exists (checked without connecting)
+port_listening() {
+	ss -Hltn "sport = :$1" 2>/dev/null | grep -q "${2:-127.0.0.1}:$1"
+}
+
+# wait_port PORT [SECS] [HOST] - wait until something listens there
+wait_port() {
+	local port=$1 secs=${2:-15} host=${3:-127.0.0.1} i
+	for ((i = 0; i < secs * 10; i++)); do
+		port_listening "$port" "$host" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_bg NAME CMD... - run CMD in the background, output to
+# $TESTTMP/NAME.log (or $BG_LOG if set); PID in BG_PID, stopped at exit
+start_bg() {
+	local name=$1 log
+	shift
+	log=${BG_LOG:-${TESTTMP:-/tmp}/$name.log}
+	"$@" </dev/null >>"$log" 2>&1 &
+	BG_PID=$!
+	_bg_pids+=("$BG_PID")
+	_bg_names+=("$name")
+	return 0
+}
+
+# stop_pid PID [SECS] - SIGTERM, wait, then SIGKILL
+stop_pid() {
+	local pid=$1 secs=${2:-5} i
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < secs * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# stop_all - stop every Postfix instance and background process, remove
+# the temp dirs (unless KEEP_TMP=1)
+stop_all() {
+	local i conf pid
+	for conf in "${_pf_confs[@]}"; do
+		postfix_stop "$conf"
+	done
+	_pf_confs=()
+	for ((i = ${#_bg_pids[@]} - 1; i >= 0; i--)); do
+		stop_pid "${_bg_pids[$i]}"
+	done
+	_bg_pids=()
+	if [ "${KEEP_TMP:-0}" = 1 ]; then
+		for i in "${_tmp_dirs[@]}"; do
+			printf '# kept %s\n' "$i"
+		done
+	else
+		for i in "${_tmp_dirs[@]}"; do
+			rm -rf -- "$i"
+		done
+	fi
+	_tmp_dirs=()
+}
+
+trap 'stop_all' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- smtp-sink -----------------------------------------------------------
+
+# start_sink DIR PORT - smtp-sink on 127.0.0.1:PORT writing one file per
+# message into DIR/sink/ (as user nobody); sets SINK_DIR, SINK_PORT
+start_sink() {
+	local dir=$1 port=$2
+	SINK_DIR=$dir/sink
+	SINK_PORT=$port
+	mkdir -p "$SINK_DIR"
+	chown nobody "$SINK_DIR"
+	BG_LOG=$dir/sink.log start_bg sink \
+	    smtp-sink -u nobody -d "$SINK_DIR/msg." -h sink.example \
+	    "127.0.0.1:$port" 64
+	SINK_PID=$BG_PID
+	wait_port "$port" 10
+}
+
+# sink_find TEXT [SECS] - wait for a sink file containing fixed TEXT;
+# prints its name
+sink_find() {
+	local text=$1 secs=${2:-15} i f
+	for ((i = 0; i < secs * 10; i++)); do
+		f=$(grep -rlF -- "$text" "$SINK_DIR"/ 2>/dev/null | head -n 1)
+		if [ -n "$f" ]; then
+			printf '%s\n' "$f"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# sink_has TEXT - some sink file contains TEXT right now
+sink_has() {
+	grep -rqF -- "$1" "$SINK_DIR"/ 2>/dev/null
+}
+
+# --- Postfix -------------------------------------------------------------
+
+# start_postfix DIR PORT [key=value...] - a private Postfix instance:
+# config in DIR/etc, queue in DIR/spool, data in DIR/data, log in
+# DIR/maillog; SMTP on 127.0.0.1:PORT; relays everything to the sink
+# (relayhost = [127.0.0.1]:$SINK_PORT unless overridden). Sets PF_DIR,
+# PF_CONF, PF_PORT, PF_LOG. Returns non-zero (with diagnostics) when the
+# instance does not come up.
+#
+# Why it works as root without touching /etc/postfix: postfix(1),
+# postconf(1) and postqueue(1) accept "-c DIR" without
+# alternate_config_directories when the real/effective uid is root; no
+# /etc/postfix/main.cf is needed (Debian ships none until configured).
+# meta_directory stays /etc/postfix (postfix-files, dynamicmaps.cf).
+start_postfix() {
+	local dir=$1 port=$2 conf kv
+	shift 2
+	PF_DIR=$dir
+	PF_CONF=$dir/etc
+	PF_PORT=$port
+	PF_LOG=$dir/maillog
+	conf=$PF_CONF
+	mkdir -p "$conf" "$dir/spool" "$dir/data"
+	chmod 755 "$dir" "$conf" "$dir/spool"
+	chown postfix "$dir/data"
+	: >"$PF_LOG"
+	cat >"$conf/main.cf" <<EOF
+# private test instance written by tests/lib.sh
+compatibility_level = 3.6
+queue_directory = $dir/spool
+data_directory = $dir/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.example.com
+mydomain = example.com
+myorigin = \$myhostname
+mydestination =
+local_transport = error:5.1.1 local delivery is disabled in tests
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.1/32
+relayhost = [127.0.0.1]:${SINK_PORT:-25}
+# Postfix insists on a relay guard in the list; static:OK permits first, so
+# only the milter (filterd) decides about relaying.
+smtpd_relay_restrictions = check_client_access static:OK,
+	reject_unauth_destination
+smtpd_recipient_restrictions =
+smtpd_peername_lookup = no
+smtpd_error_sleep_time = 0
+smtpd_soft_error_limit = 100
+smtpd_hard_error_limit = 100
+smtpd_banner = \$myhostname ESMTP
+smtp_dns_support_level = disabled
+smtp_bind_address = 127.0.0.1
+smtp_helo_name = \$myhostname
+in_flow_delay = 0
+queue_run_delay = 2s
+minimal_backoff_time = 2s
+maximal_backoff_time = 4s
+delay_warning_time = 0
+biff = no
+maillog_file = $dir/maillog
+maillog_file_prefixes = $dir
+EOF
+	cat >"$conf/master.cf" <<EOF
+# service type  private unpriv  chroot  wakeup  maxproc command
+127.0.0.1:$port inet n  -       n       -       -       smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+	for kv in "$@"; do
+		postconf -c "$conf" -e "$kv" || {
+			diag "postconf -e '$kv' failed"
+			return 1
+		}
+	done
+	# Creates the queue subdirectories with Postfix's own ownership
+	# and modes (postfix-files), e.g. maildrop postfix:postdrop 730.
+	if ! postfix -c "$conf" set-permissions >"$dir/setup.log" 2>&1; then
+		diag "postfix set-permissions failed"
+		diag_file "$dir/setup.log"
+		return 1
+	fi
+	if ! postfix -c "$conf" check >>"$dir/setup.log" 2>&1; then
+		diag "postfix check failed"
+		diag_file "$dir/setup.log"
+		return 1
+	fi
+	_pf_confs+=("$conf")
+	if ! postfix -c "$conf" start >>"$dir/setup.log" 2>&1; then
+		diag "postfix start failed"
+		diag_file "$dir/setup.log"
+		diag_file "$PF_LOG"
+		return 1
+	fi
+	if ! wait_port "$port" 15; then
+		diag "postfix does not listen on 127.0.0.1:$port"
+		diag_file "$dir/setup.log"
+		diag_file "$PF_LOG"
+		return 1
+	fi
+	if ! smtp_banner "$port" >"$dir/banner" 2>&1; then
+		diag "postfix on 127.0.0.1:$port sends no 220 banner"
+		diag_file "$dir/banner"
+		diag_file "$PF_LOG"
+		return 1
+	fi
+	return 0
+}
+
+# smtp_banner PORT - read the greeting (5 s at most), print it, QUIT;
+# success when it is a 220
+smtp_banner() {
+	python3 - "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+f = s.makefile("rb")
+line = f.readline().decode(errors="replace").rstrip()
+print(line)
+s.sendall(b"QUIT\r\n")
+sys.exit(0 if line.startswith("220 ") else 1)
+PY
+}
+
+# postfix_master_pid CONF - the master's pid from the instance's pid file
+postfix_master_pid() {
+	local qd
+	qd=$(postconf -c "$1" -h queue_directory 2>/dev/null) || return 1
+	[ -r "$qd/pid/master.pid" ] || return 1
+	tr -d ' \n' <"$qd/pid/master.pid"
+}
+
+# postfix_stop CONF - stop an instance; kill its master if stop fails
+postfix_stop() {
+	local conf=$1 pid i
+	pid=$(postfix_master_pid "$conf")
+	postfix -c "$conf" stop >/dev/null 2>&1
+	if [ -n "$pid" ]; then
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || return 0
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
+	fi
+	return 0
+}
+
+# pf_queue_json - postqueue -j of the current instance (one JSON per line)
+pf_queue_json() {
+	postqueue -c "$PF_CONF" -j 2>/dev/null
+}
+
+# pf_queue_count QUEUE - messages in QUEUE (hold, active, deferred, ...)
+pf_queue_count() {
+	pf_queue_json | grep -c "\"queue_name\": *\"$1\""
+}
+
+# pf_wait_idle [SECS] - wait until nothing is waiting to be delivered
+# (only held messages may remain); 1 on timeout
+pf_wait_idle() {
+	local secs=${1:-20} i
+	for ((i = 0; i < secs * 10; i++)); do
+		if ! pf_queue_json |
+		    grep -Eq '"queue_name": *"(maildrop|incoming|active|deferred)"'; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# pf_hold_has TEXT - a message in the hold queue contains TEXT
+pf_hold_has() {
+	local f
+	for f in "$PF_DIR"/spool/hold/*; do
+		[ -f "$f" ] || continue
+		postcat -c "$PF_CONF" -bh "$f" 2>/dev/null | grep -qF -- "$1" &&
+		    return 0
+	done
+	return 1
+}
+
+# --- swaks -----------------------------------------------------------------
+
+# smtp SENDER_IP FROM TO [swaks options...] - send through Postfix; the
+# transcript goes to $SMTP_OUT (a file), the exit code to SMTP_RC
+smtp() {
+	local ip=$1 from=$2 to=$3
+	shift 3
+	SMTP_OUT=${TESTTMP:-/tmp}/swaks.$((++_smtp_n)).out
+	swaks --server "127.0.0.1:$PF_PORT" --local-interface "$ip" \
+	    --helo client.example --from "$from" --to "$to" \
+	    --timeout 15 "$@" >"$SMTP_OUT" 2>&1 </dev/null
+	SMTP_RC=$?
+	return 0
+}
+_smtp_n=0
+
+# smtp_replies - the server's reply lines of the last transcript
+smtp_replies() {
+	sed -En 's/^ *<[-~*]* +//p' "$SMTP_OUT" | tr -d '\r'
+}
+
+# smtp_reply_to CMD - the server's reply to the last CMD (e.g. "RCPT TO")
+smtp_reply_to() {
+	tr -d '\r' <"$SMTP_OUT" | awk -v cmd="$1" '
+		/^ *[-~*]*> / { sent = (index($0, cmd) > 0); next }
+		/^ *<[-~*]* +/ { if (sent) { sub(/^ *<[-~*]* +/, ""); print } }'
+}
+
+# --- postern-filterd ---------------------------------------------------
+
+# start_filterd DIR CONFTEXT - write DIR/filterd.conf, run filterd in the
+# foreground (stderr to DIR/filterd.log), wait for the socket's port.
+# Sets FILTERD_PID, FILTERD_CONF, FILTERD_LOG.
+start_filterd() {
+	local dir=$1 text=$2 port
+	FILTERD_CONF=$dir/filterd.conf
+	FILTERD_LOG=$dir/filterd.log
+	printf '%s\n' "$text" >"$FILTERD_CONF"
+	chmod 644 "$FILTERD_CONF"
+	if [ ! -x "$FILTERD" ]; then
+		diag "$FILTERD not built"
+		return 1
+	fi
+	BG_LOG=$FILTERD_LOG start_bg filterd "$FILTERD" -f -c "$FILTERD_CONF"
+	FILTERD_PID=$BG_PID
+	port=$(sed -n 's/^socket *= *inet:\([0-9]*\)@.*/\1/p' "$FILTERD_CONF" |
+	    head -n 1)
+	if [ -n "$port" ]; then
+		if ! wait_port "$port" 15; then
+			diag "postern-filterd does not listen on port $port"
+			diag_file "$FILTERD_LOG"
+			return 1
+		fi
+	else
+		sleep 1
+	fi
+	if ! kill -0 "$FILTERD_PID" 2>/dev/null; then
+		diag "postern-filterd exited at start"
+		diag_file "$FILTERD_LOG"
+		return 1
+	fi
+	return 0
+}
+
+# need_filterd - skip unless the filterd binary exists
+need_filterd() {
+	[ -x "$FILTERD" ] || setup_fail "$FILTERD not built"
+}

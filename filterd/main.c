@@ -51,10 +51,12 @@ main_usage(void)
 
 /* main_print_errors - every config error to stderr (and the log) */
 static void
-main_print_errors(const struct conf_errors *err, bool to_log)
+main_print_errors(struct conf_errors *err, bool to_log)
 {
-	const char *p = buf_cstr(&err->text);
+	const char *p;
 
+	conf_errors_sort(err);
+	p = buf_cstr(&err->text);
 	fputs(p, stderr);
 	if (!to_log)
 		return;
@@ -408,6 +410,8 @@ main(int argc, char **argv)
 	conf_errors_free(&err);
 	if (check) {
 		runtime_dump(rt, stdout);
+		fflush(stdout);
+		runtime_release(&rt);
 		return 0;
 	}
 	log_set_debug(rt->set.debug);

@@ -28,6 +28,7 @@
 struct milter_conn {
 	struct txn *txn;
 	bool nr_hdr;		/* header replies negotiated away */
+	bool nr_early;		/* connect/helo/mail replies negotiated away */
 	bool msg_logged;	/* summary line written for this message */
 };
 
@@ -261,6 +262,18 @@ milter_stage(SMFICTX *ctx, struct milter_conn *mc, enum policy_stage stage)
 	return milter_verdict(ctx, mc, stage, &v, module);
 }
 
+/* milter_early - the answer at connect, helo or mail; NOREPLY when the
+ * MTA was told not to wait (only "continue" is possible then) */
+static sfsistat
+milter_early(const struct milter_conn *mc, sfsistat st)
+{
+	if (!mc->nr_early)
+		return st;
+	if (st != SMFIS_CONTINUE)
+		log_panic("verdict %d before RCPT with delay_reject", (int)st);
+	return SMFIS_NOREPLY;
+}
+
 /* milter_negotiate - ask only for what the enabled modules need */
 static sfsistat
 milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
@@ -307,6 +320,16 @@ milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		steps |= SMFIP_NR_HDR;
 		mc->nr_hdr = true;
 	}
+	/* With delay_reject every verdict before RCPT is held, so the answer
+	 * at connect, helo and mail is always "continue": the MTA need not
+	 * wait for it. Each reply saved is a round trip through libmilter's
+	 * worker pool, which costs more than all our policy work. */
+	if (mc->txn->rt->set.delay_reject &&
+	    (f1 & (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL)) ==
+	    (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL)) {
+		steps |= SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL;
+		mc->nr_early = true;
+	}
 	if ((p->flags & POLICY_NEEDS_LEADSPC) && (f1 & SMFIP_HDR_LEADSPC))
 		steps |= SMFIP_HDR_LEADSPC;
 	steps &= f1;
@@ -334,7 +357,7 @@ milter_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	struct milter_conn *mc = milter_conn_get(ctx);
 
 	txn_set_client(mc->txn, hostname, hostaddr);
-	return milter_stage(ctx, mc, POLICY_CONNECT);
+	return milter_early(mc, milter_stage(ctx, mc, POLICY_CONNECT));
 }
 
 /* milter_helo - HELO/EHLO argument */
@@ -344,7 +367,7 @@ milter_helo(SMFICTX *ctx, char *helo)
 	struct milter_conn *mc = milter_conn_get(ctx);
 
 	txn_set_helo(mc->txn, helo);
-	return milter_stage(ctx, mc, POLICY_HELO);
+	return milter_early(mc, milter_stage(ctx, mc, POLICY_HELO));
 }
 
 /* milter_envfrom - a message starts */
@@ -362,7 +385,7 @@ milter_envfrom(SMFICTX *ctx, char **argv)
 	txn_refresh_qid(txn);
 	if (txn->conn_hold.set)
 		milter_mark(txn, &txn->conn_hold.v, txn->conn_hold.module);
-	return milter_stage(ctx, mc, POLICY_MAIL);
+	return milter_early(mc, milter_stage(ctx, mc, POLICY_MAIL));
 }
 
 /* milter_envrcpt - one recipient; held rejections are answered here */

@@ -125,6 +125,93 @@ conf_error(struct conf_errors *err, const char *file, int line,
 	err->count++;
 }
 
+/* conf_error_line - one collected error and where it points */
+struct conf_error_line {
+	const char *text;
+	size_t len;
+	size_t file_len;	/* bytes of FILE before ":LINE:" */
+	long line;		/* -1 when the text has no FILE:LINE: */
+	size_t order;		/* keeps the sort stable */
+};
+
+/* conf_error_where - split "FILE:LINE: ..." into file length and line */
+static void
+conf_error_where(struct conf_error_line *e)
+{
+	e->line = -1;
+	for (size_t i = 0; i + 1 < e->len; i++) {
+		char *end;
+		long n;
+
+		if (e->text[i] != ':' || e->text[i + 1] < '0' ||
+		    e->text[i + 1] > '9')
+			continue;
+		n = strtol(e->text + i + 1, &end, 10);
+		if (*end == ':') {
+			e->file_len = i;
+			e->line = n;
+			return;
+		}
+	}
+}
+
+/* conf_error_cmp - by file, then line; unplaced errors last */
+static int
+conf_error_cmp(const void *a, const void *b)
+{
+	const struct conf_error_line *x = a, *y = b;
+	int c;
+
+	if ((x->line < 0) != (y->line < 0))
+		return x->line < 0 ? 1 : -1;
+	if (x->line >= 0) {
+		c = strncmp(x->text, y->text, x->file_len < y->file_len ?
+		    x->file_len : y->file_len);
+		if (c == 0 && x->file_len != y->file_len)
+			c = x->file_len < y->file_len ? -1 : 1;
+		if (c != 0)
+			return c;
+		if (x->line != y->line)
+			return x->line < y->line ? -1 : 1;
+	}
+	return x->order < y->order ? -1 : (x->order > y->order);
+}
+
+/* conf_errors_sort - put the collected errors in file and line order, so
+ * an admin reads them top to bottom whatever pass found them */
+void
+conf_errors_sort(struct conf_errors *err)
+{
+	struct conf_error_line *lines;
+	size_t n = 0, cap = 16;
+	const char *p = buf_cstr(&err->text);
+	struct buf out = { 0 };
+
+	lines = xcalloc(cap, sizeof(*lines));
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		if (n == cap) {
+			cap *= 2;
+			lines = xrealloc(lines, cap * sizeof(*lines));
+		}
+		lines[n] = (struct conf_error_line){ .text = p, .len = len,
+		    .order = n };
+		conf_error_where(&lines[n]);
+		n++;
+		p += len + (nl != NULL);
+	}
+	qsort(lines, n, sizeof(*lines), conf_error_cmp);
+	for (size_t i = 0; i < n; i++) {
+		buf_append(&out, lines[i].text, lines[i].len);
+		buf_putc(&out, '\n');
+	}
+	free(lines);
+	buf_free(&err->text);
+	err->text = out;
+}
+
 /* conf_errors_free - release the collected text */
 void
 conf_errors_free(struct conf_errors *err)

@@ -90,6 +90,9 @@ struct conf_errors {
 void conf_error(struct conf_errors *err, const char *file, int line,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void conf_errors_free(struct conf_errors *err);
+/* conf_errors_sort - reorder the lines by FILE then LINE (stable; lines
+ * without FILE:LINE: go last) */
+void conf_errors_sort(struct conf_errors *err);
 
 /*
  * conf_load - read and tokenize a file. Returns the parsed file (even when

@@ -13,7 +13,13 @@
 set -u
 
 : "${TOP:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
-: "${BUILD:=$TOP}"
+# BUILD defaults to TOP (in-tree build), or TOP/build when only that has
+# the daemon (tests/run exports BUILD=TOP/build itself)
+if [ -z "${BUILD:-}" ]; then
+	BUILD=$TOP
+	[ ! -x "$TOP/filterd/postern-filterd" ] &&
+	    [ -x "$TOP/build/filterd/postern-filterd" ] && BUILD=$TOP/build
+fi
 export TOP BUILD
 FILTERD=$BUILD/filterd/postern-filterd
 POSTERNCTL=$BUILD/tools/posternctl

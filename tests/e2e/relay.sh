@@ -25,10 +25,14 @@ ok@good.example		OK
 EOF
 chmod 644 "$D/senders"
 
+# the pid file lives in a directory the unprivileged user owns (like
+# systemd's RuntimeDirectory=), so filterd can remove it after dropping root
+mkdir "$D/run" && chown nobody "$D/run"
+
 start_sink "$D" "$SINK_PORT" || setup_fail "smtp-sink does not start"
 start_filterd "$D" "socket        = inet:$FPORT@127.0.0.1
 user          = nobody
-pid_file      = $D/filterd.pid
+pid_file      = $D/run/filterd.pid
 pipeline      = access
 authserv_id   = mx.example.com
 mynetworks    = 127.0.0.1/32
@@ -45,8 +49,8 @@ start_postfix "$D/pf" "$PF_PORT" \
     "milter_default_action = tempfail" ||
     setup_fail "private Postfix does not start"
 
-if [ -r "$D/filterd.pid" ]; then
-	is "$(tr -d ' \n' <"$D/filterd.pid")" "$FILTERD_PID" \
+if [ -r "$D/run/filterd.pid" ]; then
+	is "$(tr -d ' \n' <"$D/run/filterd.pid")" "$FILTERD_PID" \
 	    "pid_file holds the daemon's pid"
 else
 	not_ok "pid_file holds the daemon's pid"
@@ -274,6 +278,37 @@ else
 fi
 n=$(grep -c 'action=' "$FILTERD_LOG")
 diag "filterd logged $n line(s) with action="
+
+# --- SIGTERM stops filterd cleanly; Postfix then fails closed (tempfail)
+kill -TERM "$FILTERD_PID"
+for ((i = 0; i < 100; i++)); do
+	kill -0 "$FILTERD_PID" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$FILTERD_PID" 2>/dev/null; then
+	not_ok "SIGTERM stops postern-filterd within 10 s"
+else
+	wait "$FILTERD_PID"
+	is "$?" 0 "SIGTERM: postern-filterd exits with status 0"
+	[ -e "$D/run/filterd.pid" ] && not_ok "SIGTERM: pid file removed" ||
+	    ok "SIGTERM: pid file removed"
+	if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' \
+	    "$FILTERD_LOG"; then
+		not_ok "no sanitizer report in filterd's log"
+		grep -E 'SUMMARY|ERROR' "$FILTERD_LOG" | head -n 5 |
+		    sed 's/^/# /'
+	else
+		ok "no sanitizer report in filterd's log"
+	fi
+fi
+M=down-$$-$RANDOM
+smtp 127.0.0.2 a@client.example victim@third.example --header "Subject: $M"
+if [ "$SMTP_RC" != 0 ] && smtp_replies | grep -q '^4[0-9][0-9] '; then
+	ok "filter down: Postfix tempfails (milter_default_action = tempfail)"
+else
+	not_ok "filter down: Postfix tempfails (milter_default_action = tempfail)"
+	diag "swaks exit $SMTP_RC: $(smtp_replies | tail -n 3)"
+fi
 if [ "$_tap_failed" -gt 0 ]; then
 	diag_file "$FILTERD_LOG" 40
 	diag_file "$PF_LOG" 40

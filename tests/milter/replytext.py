@@ -12,6 +12,8 @@ prints one line per reply it read:
 
     EVENT CMD [TEXT]
 
+or "EVENT noreply" for an event whose reply the filter negotiated away.
+
 EVENT is CONNECT, HELO, MAIL or RCPT:<addr>; CMD the reply byte (c, a, r,
 t, d, y, ...); TEXT the text of a 'y' reply. It stops after a refusal at
 CONNECT or HELO, as an MTA would. Exit 0, or 2 with a message on stderr
@@ -62,6 +64,7 @@ def event(sock, steps, name, cmd, data, no_bit, nr_bit, macros=None):
         return b"c"
     sock.sendall(pkt(cmd, data))
     if steps & nr_bit:
+        print("%s noreply" % name)
         return b"c"
     while True:
         rcmd, rdata = read_pkt(sock)

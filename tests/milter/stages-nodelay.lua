@@ -5,6 +5,7 @@
 dofile(srcdir .. "/common.lua")
 
 local conn = connect_filter()
+must(mt.negotiate(conn, 6, 0x1FF, 0x1FFFFF), "negotiate")
 must(mt.conninfo(conn, "client.example", "192.0.2.66"), "conninfo")
 expect(conn, SMFIR_REPLYCODE, "CONNECT from 192.0.2.66")
 mt.disconnect(conn)
@@ -14,6 +15,13 @@ local out = probe_replies("client.example", "192.0.2.66", "client.example",
 expect_line(out, "CONNECT y 554 5.7.1 " ..
     "<client.example[192.0.2.66]>: Client host rejected: go away",
     "rejection text at CONNECT")
+-- without delay_reject a verdict can come at once, so the replies to
+-- HELO and MAIL are awaited too (the probe offers every NR_* step)
+out = probe_replies("client.example", "192.0.2.67", "client.example",
+    "sender@example.org", "user@ours.example")
+expect_line(out, "CONNECT c", "CONNECT reply awaited")
+expect_line(out, "HELO c", "HELO reply awaited")
+expect_line(out, "MAIL c", "MAIL reply awaited")
 
 conn = connect_filter()
 must(mt.conninfo(conn, "client.example", "192.0.2.67"), "conninfo")

@@ -1308,6 +1308,27 @@ test_empty_quotes(void **state)
 	done(&f);
 }
 
+/* test_errors_sort - file then line order, stable, unplaced last */
+static void
+test_errors_sort(void **state)
+{
+	struct conf_errors err = { 0 };
+
+	(void)state;
+	conf_error(&err, "b.conf", 3, "third");
+	conf_error(&err, "a.conf", 12, "twelve");
+	conf_error(&err, "a.conf", 2, "two");
+	buf_puts(&err.text, "no location here\n");
+	err.count++;
+	conf_error(&err, "a.conf", 2, "two again");
+	conf_errors_sort(&err);
+	assert_string_equal(buf_cstr(&err.text),
+	    "a.conf:2: two\na.conf:2: two again\na.conf:12: twelve\n"
+	    "b.conf:3: third\nno location here\n");
+	assert_int_equal(err.count, 5);
+	conf_errors_free(&err);
+}
+
 /* main - run the tests */
 int
 main(void)
@@ -1315,6 +1336,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_only),
 		cmocka_unit_test(test_empty_quotes),
+		cmocka_unit_test(test_errors_sort),
 		cmocka_unit_test(test_values_and_sections),
 		cmocka_unit_test(test_empty_file),
 		cmocka_unit_test(test_continuation),

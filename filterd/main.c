@@ -347,6 +347,20 @@ main_daemonize(void)
 	}
 }
 
+/* main_log_start - one line saying what runs where */
+static void
+main_log_start(const struct runtime *rt)
+{
+	struct buf b = { 0 };
+
+	for (size_t i = 0; i < rt->set.pipeline.n; i++)
+		buf_printf(&b, "%s%s", i ? ", " : "", rt->set.pipeline.items[i]);
+	log_info("listening on %s; pipeline: %s; authserv_id %s",
+	    rt->set.socket, b.len ? buf_cstr(&b) : "(empty)",
+	    rt->set.authserv_id);
+	buf_free(&b);
+}
+
 /* main - see the file comment */
 int
 main(int argc, char **argv)
@@ -426,8 +440,7 @@ main(int argc, char **argv)
 	runtime_install(rt);
 	if (pthread_create(&tid, NULL, main_signal_thread, NULL) != 0)
 		log_fatal("cannot start the signal thread");
-	log_info("listening on %s; pipeline %s", rt->set.socket,
-	    rt->set.pipeline.n ? rt->set.pipeline.items[0] : "(empty)");
+	main_log_start(rt);
 
 	rc = milter_run(fd, rt->set.milter_timeout, (int)rt->set.backlog);
 	log_info("stopping");

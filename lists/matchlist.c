@@ -234,11 +234,26 @@ matchlist_open(struct arena *arena, const struct conf_list *items,
 	return ml;
 }
 
-/* matchlist_answer - first match decides; negated items say "no" */
-static enum table_result
-matchlist_answer(const struct matchlist_item *it)
+/*
+ * matchlist_decided - whether item it answering hit ends the search, with
+ * the list's answer in *r_r: the first match decides (a negated item says
+ * "no"), and a table error ends it as an error, never as "not found".
+ */
+static bool
+matchlist_decided(const struct matchlist_item *it, enum table_result hit,
+    enum table_result *r_r)
 {
-	return it->negate ? TABLE_NOTFOUND : TABLE_FOUND;
+	switch (hit) {
+	case TABLE_NOTFOUND:
+		return false;
+	case TABLE_FOUND:
+		*r_r = it->negate ? TABLE_NOTFOUND : TABLE_FOUND;
+		return true;
+	case TABLE_ERROR:
+		break;
+	}
+	*r_r = TABLE_ERROR;
+	return true;
 }
 
 /* matchlist_addr - is addr in the network list */
@@ -267,14 +282,8 @@ matchlist_addr(struct matchlist *ml, const struct inet_addr *addr)
 			hit = inet_cidr_match(&it->net, addr) ? TABLE_FOUND :
 			    TABLE_NOTFOUND;
 		}
-		if (hit == TABLE_ERROR) {
-			r = TABLE_ERROR;
+		if (matchlist_decided(it, hit, &r))
 			break;
-		}
-		if (hit == TABLE_FOUND) {
-			r = matchlist_answer(it);
-			break;
-		}
 	}
 	arena_destroy(&tmp);
 	return r;
@@ -325,14 +334,8 @@ matchlist_domain(struct matchlist *ml, const char *domain)
 		case ITEM_NETWORK:
 			log_panic("matchlist_domain: network item");
 		}
-		if (hit == TABLE_ERROR) {
-			r = TABLE_ERROR;
+		if (matchlist_decided(it, hit, &r))
 			break;
-		}
-		if (hit == TABLE_FOUND) {
-			r = matchlist_answer(it);
-			break;
-		}
 	}
 	arena_destroy(&tmp);
 	return r;

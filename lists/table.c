@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "buf.h"
@@ -297,6 +298,79 @@ table_text_split(char *line, char **key_r, char **value_r)
 	*key_r = line;
 	*value_r = p;
 	return true;
+}
+
+/* One open "if": its entry and its line, for "if without matching endif". */
+struct table_nest_if {
+	size_t index;
+	int lineno;
+};
+
+/* table_nest_blank - what may follow if/endif: space or tab only */
+static bool
+table_nest_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* table_nest_keyword - "kw" or "kw ..." in any case, but not "kwx" */
+bool
+table_nest_keyword(char *line, const char *kw, char **rest_r)
+{
+	size_t len = strlen(kw);
+
+	if (strncasecmp(line, kw, len) != 0 ||
+	    (line[len] != '\0' && !table_nest_blank(line[len])))
+		return false;
+	for (line += len; table_nest_blank(*line); line++)
+		;
+	*rest_r = line;
+	return true;
+}
+
+/* table_nest_open - remember an "if" until its endif */
+void
+table_nest_open(struct table_nest *tn, size_t index, int lineno)
+{
+	if (tn->depth == tn->cap) {
+		tn->cap = tn->cap ? tn->cap * 2 : 8;
+		tn->open = xrealloc(tn->open, tn->cap * sizeof(*tn->open));
+	}
+	tn->open[tn->depth].index = index;
+	tn->open[tn->depth++].lineno = lineno;
+}
+
+/* table_nest_endif - close the innermost "if" */
+bool
+table_nest_endif(struct table_nest *tn, const char *rest, int lineno,
+    size_t *index_r)
+{
+	if (*rest != '\0') {
+		table_errs_line(tn->errs, tn->path, lineno,
+		    "text after endif: \"%s\"", rest);
+		return false;
+	}
+	if (tn->depth == 0) {
+		table_errs_line(tn->errs, tn->path, lineno,
+		    "endif without matching if");
+		return false;
+	}
+	*index_r = tn->open[--tn->depth].index;
+	return true;
+}
+
+/* table_nest_finish - unterminated blocks, outermost first */
+void
+table_nest_finish(struct table_nest *tn)
+{
+	size_t i;
+
+	for (i = 0; i < tn->depth; i++)
+		table_errs_line(tn->errs, tn->path, tn->open[i].lineno,
+		    "if without matching endif");
+	free(tn->open);
+	tn->open = NULL;
+	tn->depth = tn->cap = 0;
 }
 
 /* table_static_load - the value is the name, braces optional */

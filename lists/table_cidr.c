@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "inet.h"
 #include "mem.h"
@@ -70,13 +69,6 @@ cidr_add(struct cidr_table *ct, enum cidr_op op)
 	memset(e, 0, sizeof(*e));
 	e->op = op;
 	return e;
-}
-
-/* cidr_space - separator in a cidr line */
-static bool
-cidr_space(char c)
-{
-	return c == ' ' || c == '\t';
 }
 
 /* cidr_hint - for "192.0.2.1/24" suggest the network "192.0.2.0/24", as
@@ -146,44 +138,13 @@ cidr_pattern(const char *pat, bool *negate_r, struct inet_cidr *net_r,
 	return ok;
 }
 
-/* cidr_keyword - whether the line is kw alone or kw + white space */
-static bool
-cidr_keyword(const char *line, const char *kw, const char **rest_r)
-{
-	size_t len = strlen(kw);
-
-	if (strncasecmp(line, kw, len) != 0 ||
-	    (line[len] != '\0' && !cidr_space(line[len])))
-		return false;
-	for (line += len; cidr_space(*line); line++)
-		;
-	*rest_r = line;
-	return true;
-}
-
-/* State while reading: the table and the stack of open "if" entries. */
+/* State while reading: the table and its open "if" blocks. */
 struct cidr_parse {
 	struct cidr_table *ct;
 	const char *path;
 	struct table_errs *errs;
-	size_t *open;		/* entry index of each open if */
-	int *open_line;		/* and its line, for "no endif" */
-	size_t depth, cap;
+	struct table_nest nest;
 };
-
-/* cidr_push_if - remember an if until its endif */
-static void
-cidr_push_if(struct cidr_parse *cp, int lineno)
-{
-	if (cp->depth == cp->cap) {
-		cp->cap = cp->cap ? cp->cap * 2 : 8;
-		cp->open = xrealloc(cp->open, cp->cap * sizeof(*cp->open));
-		cp->open_line = xrealloc(cp->open_line,
-		    cp->cap * sizeof(*cp->open_line));
-	}
-	cp->open[cp->depth] = cp->ct->n;
-	cp->open_line[cp->depth++] = lineno;
-}
 
 /* cidr_line - one logical line: endif, if, or an entry */
 static void
@@ -191,24 +152,18 @@ cidr_line(struct cidr_parse *cp, char *line, int lineno)
 {
 	struct cidr_entry *e;
 	struct inet_cidr net;
-	const char *rest;
 	bool negate;
-	char *value;
+	char *rest, *value;
+	size_t block;
 
-	if (cidr_keyword(line, "endif", &rest)) {
-		if (*rest != '\0')
-			table_errs_line(cp->errs, cp->path, lineno,
-			    "text after endif: \"%s\"", rest);
-		else if (cp->depth == 0)
-			table_errs_line(cp->errs, cp->path, lineno,
-			    "endif without matching if");
-		else {
-			cp->ct->v[cp->open[--cp->depth]].end = cp->ct->n;
+	if (table_nest_keyword(line, "endif", &rest)) {
+		if (table_nest_endif(&cp->nest, rest, lineno, &block)) {
+			cp->ct->v[block].end = cp->ct->n;
 			cidr_add(cp->ct, CIDR_OP_ENDIF);
 		}
 		return;
 	}
-	if (cidr_keyword(line, "if", &rest)) {
+	if (table_nest_keyword(line, "if", &rest)) {
 		if (*rest == '\0' || strpbrk(rest, " \t") != NULL) {
 			table_errs_line(cp->errs, cp->path, lineno,
 			    "expected format: if network/prefix");
@@ -217,7 +172,7 @@ cidr_line(struct cidr_parse *cp, char *line, int lineno)
 		if (!cidr_pattern(rest, &negate, &net, cp->path, lineno,
 		    cp->errs))
 			return;
-		cidr_push_if(cp, lineno);
+		table_nest_open(&cp->nest, cp->ct->n, lineno);
 		e = cidr_add(cp->ct, CIDR_OP_IF);
 		e->negate = negate;
 		e->net = net;
@@ -240,10 +195,10 @@ cidr_line(struct cidr_parse *cp, char *line, int lineno)
 static void *
 cidr_load(const char *path, struct table_errs *errs)
 {
-	struct cidr_parse cp = { .path = path, .errs = errs };
+	struct cidr_parse cp = { .path = path, .errs = errs,
+	    .nest = { .path = path, .errs = errs } };
 	struct table_text tt;
 	int lineno, before = errs->count;
-	size_t i;
 	char *line;
 
 	if (!table_text_open(&tt, path, errs))
@@ -251,11 +206,7 @@ cidr_load(const char *path, struct table_errs *errs)
 	cp.ct = xcalloc(1, sizeof(*cp.ct));
 	while ((line = table_text_next(&tt, &lineno)) != NULL)
 		cidr_line(&cp, line, lineno);
-	for (i = 0; i < cp.depth; i++)
-		table_errs_line(errs, path, cp.open_line[i],
-		    "if without matching endif");
-	free(cp.open);
-	free(cp.open_line);
+	table_nest_finish(&cp.nest);
 	if (!table_text_close(&tt) || errs->count > before) {
 		cidr_free(cp.ct);
 		return NULL;

@@ -88,4 +88,29 @@ bool table_text_split(char *line, char **key_r, char **value_r);
 /* table_fold - ASCII lower case in place */
 void table_fold(char *s);
 
+/*
+ * Nesting for the pattern formats (cidr, regexp, pcre): "if PATTERN" opens
+ * a block that a bare "endif" closes. The parser keeps its own entries;
+ * this only tracks which "if" entries are still open and reports the
+ * nesting errors through errs with path and the line number.
+ */
+struct table_nest {
+	const char *path;
+	struct table_errs *errs;
+	struct table_nest_if *open;	/* innermost last */
+	size_t depth, cap;
+};
+
+/* table_nest_keyword - whether line is kw alone or kw + blanks; *rest_r is
+ * the text after them */
+bool table_nest_keyword(char *line, const char *kw, char **rest_r);
+/* table_nest_open - the "if" about to be added as entry index opens */
+void table_nest_open(struct table_nest *tn, size_t index, int lineno);
+/* table_nest_endif - "endif" followed by rest: true with the entry index of
+ * the "if" it closes, false after reporting an error */
+bool table_nest_endif(struct table_nest *tn, const char *rest, int lineno,
+    size_t *index_r);
+/* table_nest_finish - report every "if" left open, release the stack */
+void table_nest_finish(struct table_nest *tn);
+
 #endif

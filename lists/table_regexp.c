@@ -27,7 +27,6 @@
 #include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "arena.h"
 #include "buf.h"
@@ -106,15 +105,13 @@ struct rx_table {
 	pcre2_match_context *mctx;
 };
 
-/* State while reading: the table and the stack of open "if" entries. */
+/* State while reading: the table and its open "if" blocks. */
 struct rx_parse {
 	const struct rx_dialect *dialect;
 	struct rx_table *rt;
 	const char *path;
 	struct table_errs *errs;
-	size_t *open;
-	int *open_line;
-	size_t depth, cap;
+	struct table_nest nest;
 };
 
 /* rx_free - release patterns and results */
@@ -275,21 +272,6 @@ rx_compile(struct rx_parse *xp, char **pp, bool *negate_r, int lineno)
 	return re;
 }
 
-/* rx_keyword - whether the line is kw alone or kw + white space */
-static bool
-rx_keyword(char *line, const char *kw, char **rest_r)
-{
-	size_t len = strlen(kw);
-
-	if (strncasecmp(line, kw, len) != 0 ||
-	    (line[len] != '\0' && !rx_space(line[len])))
-		return false;
-	for (line += len; rx_space(*line); line++)
-		;
-	*rest_r = line;
-	return true;
-}
-
 /* rx_add - append an entry, return it */
 static struct rx_entry *
 rx_add(struct rx_table *rt, enum rx_op op, pcre2_code *re, bool negate,
@@ -330,14 +312,7 @@ rx_if(struct rx_parse *xp, char *rest, int lineno)
 		pcre2_code_free(re);
 		return;
 	}
-	if (xp->depth == xp->cap) {
-		xp->cap = xp->cap ? xp->cap * 2 : 8;
-		xp->open = xrealloc(xp->open, xp->cap * sizeof(*xp->open));
-		xp->open_line = xrealloc(xp->open_line,
-		    xp->cap * sizeof(*xp->open_line));
-	}
-	xp->open[xp->depth] = xp->rt->n;
-	xp->open_line[xp->depth++] = lineno;
+	table_nest_open(&xp->nest, xp->rt->n, lineno);
 	rx_add(xp->rt, RX_OP_IF, re, negate, lineno);
 }
 
@@ -351,21 +326,16 @@ rx_line(struct rx_parse *xp, char *line, int lineno)
 	long max;
 	bool negate;
 	char *rest;
+	size_t block;
 
-	if (rx_keyword(line, "endif", &rest)) {
-		if (*rest != '\0')
-			table_errs_line(xp->errs, xp->path, lineno,
-			    "text after endif: \"%s\"", rest);
-		else if (xp->depth == 0)
-			table_errs_line(xp->errs, xp->path, lineno,
-			    "endif without matching if");
-		else {
-			xp->rt->v[xp->open[--xp->depth]].end = xp->rt->n;
+	if (table_nest_keyword(line, "endif", &rest)) {
+		if (table_nest_endif(&xp->nest, rest, lineno, &block)) {
+			xp->rt->v[block].end = xp->rt->n;
 			rx_add(xp->rt, RX_OP_ENDIF, NULL, false, lineno);
 		}
 		return;
 	}
-	if (rx_keyword(line, "if", &rest)) {
+	if (table_nest_keyword(line, "if", &rest)) {
 		rx_if(xp, rest, lineno);
 		return;
 	}
@@ -402,10 +372,9 @@ rx_load(const struct rx_dialect *dialect, const char *path,
     struct table_errs *errs)
 {
 	struct rx_parse xp = { .dialect = dialect, .path = path,
-	    .errs = errs };
+	    .errs = errs, .nest = { .path = path, .errs = errs } };
 	struct table_text tt;
 	int lineno, before = errs->count;
-	size_t i;
 	char *line;
 
 	if (!table_text_open(&tt, path, errs))
@@ -414,11 +383,7 @@ rx_load(const struct rx_dialect *dialect, const char *path,
 	xp.rt->path = xstrdup(path);
 	while ((line = table_text_next(&tt, &lineno)) != NULL)
 		rx_line(&xp, line, lineno);
-	for (i = 0; i < xp.depth; i++)
-		table_errs_line(errs, path, xp.open_line[i],
-		    "if without matching endif");
-	free(xp.open);
-	free(xp.open_line);
+	table_nest_finish(&xp.nest);
 	if (!table_text_close(&tt) || errs->count > before) {
 		rx_free(xp.rt);
 		return NULL;

@@ -107,4 +107,26 @@ check "SIGTERM stops filterd" bash -c "! kill -0 $FILTERD_PID 2>/dev/null"
 check "socket removed at stop" test ! -e "$D/sock/filterd.sock"
 check "pid file removed at stop" test ! -e "$D/run/filterd.pid"
 
+# an inet6 listener on ::1 serves a whole transaction
+if ip -6 addr show lo 2>/dev/null | grep -q "inet6 ::1"; then
+	mktmp_var D6 daemon6
+	P6=$(free_port)
+	start_filterd "$D6" "socket = inet6:$P6@::1
+user = nobody
+pid_file = \"\"
+authserv_id = mx.example.com
+[access]
+relay_domains = ours.example" || setup_fail "filterd on inet6 did not start"
+	if ss -ltn | grep -q "\[::1\]:$P6 "; then
+		ok "inet6 socket listens on [::1]:$P6"
+	else
+		not_ok "inet6 socket listens on [::1]:$P6"
+	fi
+	out=$("$BUILD/tests/bench/milterload" -s "inet6:$P6@::1" -c 1 -n 3 \
+	    -d ours.example 2>&1)
+	like "$out" "^outcomes: continue=3$" "inet6: three transactions accepted"
+else
+	ok "# SKIP no ::1 on this machine"
+fi
+
 done_testing

@@ -30,6 +30,7 @@
 #include "mem.h"
 #include "policy.h"
 #include "table.h"
+#include "testutil.h"
 
 /* --- fake transaction (the accessors access.c uses) -------------------- */
 
@@ -176,8 +177,7 @@ setup(void **state)
 {
 	(void)state;
 	memset(&F, 0, sizeof(F));
-	strcpy(F.dir, "/tmp/test_access.XXXXXX");
-	if (mkdtemp(F.dir) == NULL)
+	if (testutil_tmpdir(F.dir, sizeof(F.dir), "test_access") != 0)
 		return -1;
 	F.run = arena_create();
 	return 0;
@@ -201,15 +201,11 @@ unload(void)
 static int
 teardown(void **state)
 {
-	char *cmd;
-
 	(void)state;
 	unload();
 	arena_destroy(&F.run);
-	cmd = xasprintf("rm -rf '%s'", F.dir);
-	if (system(cmd) != 0)
+	if (testutil_rmtree(F.dir) != 0)
 		fprintf(stderr, "cannot remove %s\n", F.dir);
-	free(cmd);
 	return 0;
 }
 
@@ -224,13 +220,7 @@ path(const char *name)
 static const char *
 write_file(const char *name, const char *text)
 {
-	const char *p = path(name);
-	FILE *fp = fopen(p, "w");
-
-	assert_non_null(fp);
-	fputs(text, fp);
-	assert_int_equal(fclose(fp), 0);
-	return p;
+	return testutil_put(F.run, F.dir, name, text);
 }
 
 /*

@@ -5,18 +5,16 @@
 #include "config.h"
 
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "arena.h"
+#include "testutil.h"
 
 static int order[8];
 static int norder;
@@ -200,23 +198,6 @@ test_strings(void **state)
 	arena_destroy(&a);
 }
 
-/* expect_abort - fn in a child process must abort (log_panic) */
-static void
-expect_abort(void (*fn)(void))
-{
-	pid_t pid = fork();
-	int status;
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		fn();
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGABRT);
-}
-
 /* alloc_max - ask for SIZE_MAX bytes */
 static void
 alloc_max(void)
@@ -240,8 +221,8 @@ static void
 test_overflow_panics(void **state)
 {
 	(void)state;
-	expect_abort(alloc_max);
-	expect_abort(alloc_almost_max);
+	testutil_expect_abort(alloc_max);
+	testutil_expect_abort(alloc_almost_max);
 }
 
 /* main - run the tests */

@@ -4,19 +4,17 @@
 #include "config.h"
 
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "buf.h"
+#include "testutil.h"
 
 /* test_empty - a zeroed buf is a valid empty string */
 static void
@@ -169,23 +167,6 @@ test_steal(void **state)
 	buf_free(&b);
 }
 
-/* expect_abort - fn in a child process must abort (log_panic) */
-static void
-expect_abort(void (*fn)(void))
-{
-	pid_t pid = fork();
-	int status;
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		fn();
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGABRT);
-}
-
 /* reserve_max_empty - reserve SIZE_MAX in an empty buffer */
 static void
 reserve_max_empty(void)
@@ -210,8 +191,8 @@ static void
 test_overflow_panics(void **state)
 {
 	(void)state;
-	expect_abort(reserve_max_empty);
-	expect_abort(reserve_max_full);
+	testutil_expect_abort(reserve_max_empty);
+	testutil_expect_abort(reserve_max_full);
 }
 
 /* main - run the tests */

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -21,6 +20,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "conf.h"
+#include "testutil.h"
 
 /* A struct with one field of every type. */
 struct tconf {
@@ -147,28 +147,12 @@ good(struct fixture *f, const char *key, const char *value)
 	assert_int_equal(f->err.count, 0);
 }
 
-/* write_file - a temp file with len bytes of text; returns its path */
-static char *
-write_file(const char *name, const char *text, size_t len)
-{
-	char *path;
-	FILE *fp;
-
-	assert_true(asprintf(&path, "%s/%s", tmpdir, name) > 0);
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	assert_int_equal(fwrite(text, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
-	return path;
-}
-
 /* setup - a private temp directory */
 static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(tmpdir, "/tmp/test_conf.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return testutil_tmpdir(tmpdir, sizeof(tmpdir), "test_conf");
 }
 
 /* teardown - remove the temp directory (tests unlink their files) */
@@ -898,7 +882,8 @@ test_load_file(void **state)
 	struct arena *arena = arena_create();
 	struct tconf g = { 0 }, m = { 0 };
 	struct conf_file *cf;
-	char *path = write_file("crlf.conf", text, sizeof(text) - 1);
+	char *path = testutil_put_bytes(arena, tmpdir, "crlf.conf", text,
+	    sizeof(text) - 1);
 
 	(void)state;
 	cf = conf_load(path, &err);
@@ -916,7 +901,6 @@ test_load_file(void **state)
 	assert_int_equal(conf_find(cf, "mod", "items")->line, 4);
 	conf_file_free(&cf);
 	unlink(path);
-	free(path);
 	conf_errors_free(&err);
 	arena_destroy(&arena);
 }
@@ -931,7 +915,8 @@ test_load_nul(void **state)
 	struct arena *arena = arena_create();
 	struct tconf g = { 0 };
 	struct conf_file *cf;
-	char *path = write_file("nul.conf", text, sizeof(text) - 1);
+	char *path = testutil_put_bytes(arena, tmpdir, "nul.conf", text,
+	    sizeof(text) - 1);
 	char want[512];
 
 	(void)state;
@@ -947,7 +932,6 @@ test_load_nul(void **state)
 	assert_int_equal(g.count, 1);
 	conf_file_free(&cf);
 	unlink(path);
-	free(path);
 	conf_errors_free(&err);
 	arena_destroy(&arena);
 }
@@ -1179,23 +1163,6 @@ test_parse_functions(void **state)
 	assert_true(s == 2048);
 }
 
-/* expect_abort - fn in a child process must abort (log_panic) */
-static void
-expect_abort(void (*fn)(void))
-{
-	pid_t pid = fork();
-	int status;
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		fn();
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGABRT);
-}
-
 /* apply_table - conf_apply defaults of a table in a fresh struct */
 static void
 apply_table(const struct conf_setting *t)
@@ -1287,12 +1254,12 @@ static void
 test_bugs_panic(void **state)
 {
 	(void)state;
-	expect_abort(bad_default);
-	expect_abort(bad_list_default);
-	expect_abort(enum_without_choices);
-	expect_abort(twice_in_table);
-	expect_abort(bad_type);
-	expect_abort(bad_enum_dump);
+	testutil_expect_abort(bad_default);
+	testutil_expect_abort(bad_list_default);
+	testutil_expect_abort(enum_without_choices);
+	testutil_expect_abort(twice_in_table);
+	testutil_expect_abort(bad_type);
+	testutil_expect_abort(bad_enum_dump);
 }
 
 /* test_empty_quotes - a value of exactly "" is empty; other quotes stay */

@@ -6,18 +6,16 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "inet.h"
+#include "testutil.h"
 
 /* text_of - parse and format back, or "FAIL" */
 static const char *
@@ -323,23 +321,6 @@ test_network_key(void **state)
 	    "2001:db8:1:2:3:4:5:6");
 }
 
-/* expect_abort - fn in a child process must abort (log_panic) */
-static void
-expect_abort(void (*fn)(void))
-{
-	pid_t pid = fork();
-	int status;
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		fn();
-		_exit(0);
-	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGABRT);
-}
-
 /* short_reverse_buffer - reverse name into a buffer one byte short */
 static void
 short_reverse_buffer(void)
@@ -388,10 +369,10 @@ static void
 test_bugs_panic(void **state)
 {
 	(void)state;
-	expect_abort(short_reverse_buffer);
-	expect_abort(short_format_buffer);
-	expect_abort(key_prefix_too_long);
-	expect_abort(reverse_no_family);
+	testutil_expect_abort(short_reverse_buffer);
+	testutil_expect_abort(short_format_buffer);
+	testutil_expect_abort(key_prefix_too_long);
+	testutil_expect_abort(reverse_no_family);
 }
 
 /* main - run the tests */

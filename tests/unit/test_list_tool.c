@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,31 +19,18 @@
 #include "arena.h"
 #include "list_tool.h"
 #include "log.h"
+#include "testutil.h"
 
 static char tmpdir[64];
 static struct arena *arena;
 static char out[4096];		/* stdout of the last run */
-
-/* rm_entry - nftw callback for the cleanup */
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 /* setup - a fresh directory and arena per test */
 static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(tmpdir, "/tmp/test_list_tool.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
-	arena = arena_create();
-	return 0;
+	return testutil_setup(tmpdir, sizeof(tmpdir), "test_list_tool", &arena);
 }
 
 /* teardown - remove the directory */
@@ -52,21 +38,14 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	arena_destroy(&arena);
-	return nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return testutil_teardown(tmpdir, &arena);
 }
 
 /* put - write tmpdir/name, return the path */
 static char *
 put(const char *name, const char *text)
 {
-	char *path = arena_printf(arena, "%s/%s", tmpdir, name);
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	fputs(text, fp);
-	assert_int_equal(fclose(fp), 0);
-	return path;
+	return testutil_put(arena, tmpdir, name, text);
 }
 
 /* run - list_tool_main on a NULL-terminated argument list, capturing

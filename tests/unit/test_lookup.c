@@ -14,7 +14,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "lookup.h"
 #include "mailaddr.h"
 #include "table.h"
+#include "testutil.h"
 
 static struct arena *arena;
 
@@ -304,43 +304,20 @@ test_client_order(void **state)
 	table_close(&t);
 }
 
-/* write a file in dir, return its path */
-static char *
-put(const char *dir, const char *name, const char *text)
-{
-	char *path = arena_printf(arena, "%s/%s", dir, name);
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	fputs(text, fp);
-	fclose(fp);
-	return path;
-}
-
-/* rm_entry - nftw callback for the cleanup */
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* test_pattern_tables_asked_once - no partial keys for pattern tables */
 static void
 test_pattern_tables_asked_once(void **state)
 {
-	char dir[] = "/tmp/test_lookup.XXXXXX", *err = NULL;
+	char dir[64], *err = NULL;
 	struct table *t;
 	struct mailaddr m;
 	struct inet_addr ia;
 	const char *v, *perr;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(testutil_tmpdir(dir, sizeof(dir), "test_lookup"), 0);
 	/* each pattern matches only a partial key: never asked */
-	put(dir, "re",
+	testutil_put(arena, dir, "re",
 	    "/^example\\.com$/ domain\n"
 	    "/^\\.example\\.com$/ parent\n"
 	    "/^user@$/ local\n"
@@ -363,36 +340,37 @@ test_pattern_tables_asked_once(void **state)
 	table_close(&t);
 
 	/* cidr gets the client address */
-	put(dir, "nets", "192.0.2.0/24 net\n");
+	testutil_put(arena, dir, "nets", "192.0.2.0/24 net\n");
 	t = table_open(arena_printf(arena, "cidr:%s/nets", dir), &err);
 	assert_non_null(t);
 	assert_int_equal(lookup_client(t, "mx.example.com", &ia, arena, &v),
 	    TABLE_FOUND);
 	assert_string_equal(v, "net");
 	table_close(&t);
-	assert_int_equal(nftw(dir, rm_entry, 4, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(testutil_rmtree(dir), 0);
 }
 
 /* test_error_ends_search - an error is never "not found" */
 static void
 test_error_ends_search(void **state)
 {
-	char dir[] = "/tmp/test_lookup.XXXXXX", *err = NULL, *path;
+	char dir[64], *err = NULL, *path;
 	struct table *t;
 	struct mailaddr m;
 	struct inet_addr ia;
 	const char *v = "untouched", *perr;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	path = put(dir, "access", "user@ OK\n192 OK\n.com OK\n");
+	assert_int_equal(testutil_tmpdir(dir, sizeof(dir), "test_lookup"), 0);
+	path = testutil_put(arena, dir, "access",
+	    "user@ OK\n192 OK\n.com OK\n");
 	t = table_open(arena_printf(arena, "hash:%s", path), &err);
 	assert_non_null(t);
 	assert_true(mailaddr_parse(arena, "user@example.com", &m, &perr));
 	assert_int_equal(lookup_mail(t, &m, arena, &v), TABLE_FOUND);
 	/* the file breaks: an error, never "not listed" */
 	unlink(path);
-	put(dir, "access", "user@\n");
+	testutil_put(arena, dir, "access", "user@\n");
 	assert_false(table_refresh(t));
 	v = "untouched";
 	assert_int_equal(lookup_mail(t, &m, arena, &v), TABLE_ERROR);
@@ -404,7 +382,7 @@ test_error_ends_search(void **state)
 	    TABLE_ERROR);
 	assert_string_equal(v, "untouched");
 	table_close(&t);
-	assert_int_equal(nftw(dir, rm_entry, 4, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(testutil_rmtree(dir), 0);
 }
 
 /* main - run the tests */

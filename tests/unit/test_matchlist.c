@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,30 +22,17 @@
 #include "log.h"
 #include "matchlist.h"
 #include "table.h"
+#include "testutil.h"
 
 static char tmpdir[64];
 static struct arena *arena;
-
-/* rm_entry - nftw callback for the cleanup */
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 /* setup - a fresh directory and arena per test */
 static int
 setup(void **state)
 {
 	(void)state;
-	strcpy(tmpdir, "/tmp/test_matchlist.XXXXXX");
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
-	arena = arena_create();
-	return 0;
+	return testutil_setup(tmpdir, sizeof(tmpdir), "test_matchlist", &arena);
 }
 
 /* teardown - remove the directory */
@@ -54,23 +40,14 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	arena_destroy(&arena);
-	return nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return testutil_teardown(tmpdir, &arena);
 }
 
 /* put - write tmpdir/name (new inode) and return the path */
 static char *
 put(const char *name, const char *text)
 {
-	char *path = arena_printf(arena, "%s/%s", tmpdir, name);
-	char *tmp = arena_printf(arena, "%s.new", path);
-	FILE *fp = fopen(tmp, "w");
-
-	assert_non_null(fp);
-	fputs(text, fp);
-	assert_int_equal(fclose(fp), 0);
-	assert_int_equal(rename(tmp, path), 0);
-	return path;
+	return testutil_replace(arena, tmpdir, name, text);
 }
 
 /* open_list - split the setting text and open it */

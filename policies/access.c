@@ -759,30 +759,33 @@ access_act_dunno(struct access_run *ev, const struct access_hit *hit)
 	return ACCESS_NEXT;
 }
 
+/* access_act_refuse - REJECT or DEFER [x.y.z] [text] with the map's code */
+static enum access_status
+access_act_refuse(struct access_run *ev, const struct access_hit *hit,
+    unsigned long code, const char *default_dsn)
+{
+	const char *text, *dsn;
+
+	dsn = access_dsn_split(ev->arena, hit->text, default_dsn, &text);
+	return access_reply(ev, code, access_dsn_fix(dsn, hit->about),
+	    "<%s>: %s rejected: %s", hit->name, access_class[hit->about],
+	    *text ? text : "Access denied");
+}
+
 /* access_act_reject - REJECT [x.y.z] [text] */
 static enum access_status
 access_act_reject(struct access_run *ev, const struct access_hit *hit)
 {
-	const char *text, *dsn;
-
-	dsn = access_dsn_split(ev->arena, hit->text, "5.7.1", &text);
-	return access_reply(ev, ev->cfg->access_map_reject_code,
-	    access_dsn_fix(dsn, hit->about), "<%s>: %s rejected: %s",
-	    hit->name, access_class[hit->about],
-	    *text ? text : "Access denied");
+	return access_act_refuse(ev, hit, ev->cfg->access_map_reject_code,
+	    "5.7.1");
 }
 
 /* access_act_defer - DEFER [x.y.z] [text] */
 static enum access_status
 access_act_defer(struct access_run *ev, const struct access_hit *hit)
 {
-	const char *text, *dsn;
-
-	dsn = access_dsn_split(ev->arena, hit->text, "4.7.1", &text);
-	return access_reply(ev, ev->cfg->access_map_defer_code,
-	    access_dsn_fix(dsn, hit->about), "<%s>: %s rejected: %s",
-	    hit->name, access_class[hit->about],
-	    *text ? text : "Access denied");
+	return access_act_refuse(ev, hit, ev->cfg->access_map_defer_code,
+	    "4.7.1");
 }
 
 /* access_act_discard - DISCARD [text]: accept and drop the message */

@@ -54,6 +54,20 @@ function connect_filter()
 	return conn
 end
 
+-- envelope - a local client's transaction up to an accepted RCPT: connect
+-- from 127.0.0.1, HELO, MAIL with macro i = qid, RCPT; each must continue
+function envelope(conn, qid, from, rcpt)
+	must(mt.conninfo(conn, "localhost", "127.0.0.1"), "conninfo")
+	expect(conn, SMFIR_CONTINUE, "CONNECT")
+	must(mt.helo(conn, "client.example"), "helo")
+	expect(conn, SMFIR_CONTINUE, "HELO")
+	must(mt.macro(conn, SMFIC_MAIL, "i", qid), "macro i")
+	must(mt.mailfrom(conn, "<" .. from .. ">"), "mailfrom")
+	expect(conn, SMFIR_CONTINUE, "MAIL from " .. from)
+	must(mt.rcptto(conn, "<" .. rcpt .. ">"), "rcptto")
+	expect(conn, SMFIR_CONTINUE, "RCPT " .. rcpt)
+end
+
 -- expect - the last reply on conn must be want
 function expect(conn, want, what)
 	local got = mt.getreply(conn)

@@ -8,15 +8,7 @@
 dofile(srcdir .. "/common.lua")
 
 local conn = connect_filter()
-must(mt.conninfo(conn, "localhost", "127.0.0.1"), "conninfo")
-expect(conn, SMFIR_CONTINUE, "CONNECT")
-must(mt.helo(conn, "client.example"), "helo")
-expect(conn, SMFIR_CONTINUE, "HELO")
-must(mt.macro(conn, SMFIC_MAIL, "i", "HDRQID1"), "macro i")
-must(mt.mailfrom(conn, "<prep@x.example>"), "mailfrom")
-expect(conn, SMFIR_CONTINUE, "MAIL from prep@x.example")
-must(mt.rcptto(conn, "<user@ours.example>"), "rcptto")
-expect(conn, SMFIR_CONTINUE, "RCPT")
+envelope(conn, "HDRQID1", "prep@x.example", "user@ours.example")
 
 -- header (conn, name, value) - send one header, answer if one is due
 local function header(c, name, value)

@@ -23,15 +23,7 @@ check(not mt.test_action(conn, SMFIF_CHGBODY),
 check(not mt.test_option(conn, SMFIP_NR_RCPT), "RCPT replies kept")
 check(not mt.test_option(conn, SMFIP_NODATA), "DATA step kept")
 
-must(mt.conninfo(conn, "localhost", "127.0.0.1"), "conninfo")
-expect(conn, SMFIR_CONTINUE, "CONNECT")
-must(mt.helo(conn, "client.example"), "helo")
-expect(conn, SMFIR_CONTINUE, "HELO")
-must(mt.macro(conn, SMFIC_MAIL, "i", "NEGQID1"), "macro i")
-must(mt.mailfrom(conn, "<sender@example.org>"), "mailfrom")
-expect(conn, SMFIR_CONTINUE, "MAIL")
-must(mt.rcptto(conn, "<user@ours.example>"), "rcptto")
-expect(conn, SMFIR_CONTINUE, "RCPT")
+envelope(conn, "NEGQID1", "sender@example.org", "user@ours.example")
 if not mt.test_option(conn, SMFIP_NOHDRS) then
 	must(mt.header(conn, "From", "sender@example.org"), "header")
 	if not mt.test_option(conn, SMFIP_NR_HDR) then

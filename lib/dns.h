@@ -4,8 +4,9 @@
  * Contract: dns_create() makes one resolver context per loaded config,
  * shared by all threads (libunbound's blocking ub_resolve is safe from
  * many threads on one context). Queries are forwarded to the configured
- * servers ("127.0.0.1@5353", several = fallbacks, tried in order by
- * libunbound) or, with none configured, to the servers in
+ * servers ("127.0.0.1@5353"; with several, libunbound picks by measured
+ * round-trip time and falls back to the others, so order is not a
+ * priority) or, with none configured, to the servers in
  * /etc/resolv.conf. Answers are cached for their TTL (negative answers
  * too) for the context's lifetime.
  *

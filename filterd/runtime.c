@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dns.h"
 #include "log.h"
 #include "matchlist.h"
 #include "mem.h"
@@ -18,6 +19,28 @@
 #include "runtime.h"
 
 #define RT_OFF(f) offsetof(struct filterd_settings, f)
+
+/* runtime_positive - a duration above zero */
+static bool
+runtime_positive(const void *value, const char **error_r)
+{
+	if (*(const double *)value > 0)
+		return true;
+	*error_r = "must be more than 0";
+	return false;
+}
+
+/* runtime_attempts - 1 to 10 attempts */
+static bool
+runtime_attempts(const void *value, const char **error_r)
+{
+	unsigned long n = *(const unsigned long *)value;
+
+	if (n >= 1 && n <= 10)
+		return true;
+	*error_r = "must be 1 to 10";
+	return false;
+}
 
 const struct conf_setting runtime_settings[] = {
 	{ .name = "socket", .type = CONF_STRING,
@@ -59,6 +82,18 @@ const struct conf_setting runtime_settings[] = {
 	  .help = "how often changed table files are reloaded" },
 	{ .name = "debug", .type = CONF_BOOL, .def = "no",
 	  .offset = RT_OFF(debug), .help = "log debug lines" },
+	{ .name = "dns_servers", .type = CONF_LIST, .def = "",
+	  .offset = RT_OFF(dns_servers),
+	  .help = "resolvers as IP[@PORT]; empty = /etc/resolv.conf" },
+	{ .name = "dns_timeout", .type = CONF_DURATION, .def = "5s",
+	  .offset = RT_OFF(dns_timeout), .validate = runtime_positive,
+	  .help = "time for one DNS query attempt" },
+	{ .name = "dns_attempts", .type = CONF_UINT, .def = "2",
+	  .offset = RT_OFF(dns_attempts), .validate = runtime_attempts,
+	  .help = "attempts per DNS query (a timeout is retried)" },
+	{ .name = "dns_trust_anchor_file", .type = CONF_STRING, .def = "",
+	  .offset = RT_OFF(dns_trust_anchor_file),
+	  .help = "DNSSEC trust anchors (for DANE); empty = none" },
 	{ 0 },
 };
 
@@ -84,6 +119,44 @@ runtime_free(struct runtime *rt)
 	struct arena *arena = rt->arena;
 
 	arena_destroy(&arena);
+}
+
+/* runtime_dns_free - arena cleanup: the resolver goes last but one */
+static void
+runtime_dns_free(void *arg)
+{
+	struct dns *dns = arg;
+
+	dns_destroy(&dns);
+}
+
+/* runtime_dns - the config's one resolver, shared by every module */
+static bool
+runtime_dns(struct runtime *rt, const struct conf_file *cf,
+    struct conf_errors *err)
+{
+	struct dns_settings ds = {
+		.servers = rt->set.dns_servers,
+		.timeout = rt->set.dns_timeout,
+		.attempts = rt->set.dns_attempts,
+		.trust_anchor_file = *rt->set.dns_trust_anchor_file ?
+		    rt->set.dns_trust_anchor_file : NULL,
+	};
+	const struct conf_entry *ce;
+	char *error = NULL;
+
+	rt->globals.dns = dns_create(&ds, &error);
+	if (rt->globals.dns != NULL) {
+		/* registered before the modules' deinit, so it runs after
+		 * them (cleanups run last first) */
+		arena_cleanup(rt->arena, runtime_dns_free, rt->globals.dns);
+		return true;
+	}
+	ce = cf ? conf_find(cf, "", "dns_servers") : NULL;
+	conf_error(err, ce ? ce->file : (rt->path ? rt->path :
+	    "built-in defaults"), ce ? ce->line : 0, "%s", error);
+	free(error);
+	return false;
 }
 
 /* runtime_load - parse, check and initialise a configuration */
@@ -128,6 +201,8 @@ runtime_load(const char *path, struct conf_errors *err)
 			    "mynetworks: %s", error);
 		free(error);
 	}
+	if (!runtime_dns(rt, cf, err))
+		goto fail;
 	rt->pipeline = pipeline_build(arena, cf, &rt->set.pipeline,
 	    &rt->globals, err);
 

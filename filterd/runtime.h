@@ -39,6 +39,10 @@ struct filterd_settings {
 	unsigned long backlog;
 	double table_check_interval;
 	bool debug;
+	struct conf_list dns_servers;
+	double dns_timeout;
+	unsigned long dns_attempts;
+	char *dns_trust_anchor_file;
 };
 
 struct runtime {

@@ -234,9 +234,12 @@ dns_configure(struct ub_ctx *ctx, const struct dns_settings *s)
 			return xasprintf("dns server \"%s\": %s",
 			    s->servers.items[i], ub_strerror(err));
 	}
+	/* without a usable resolv.conf libunbound resolves from the root
+	 * servers itself, as a full resolver would: not a reason to refuse
+	 * to start a filter that may not need DNS at all */
 	if (s->servers.n == 0 && (err = ub_ctx_resolvconf(ctx, NULL)) != 0)
-		return xasprintf("dns: /etc/resolv.conf: %s",
-		    ub_strerror(err));
+		log_warn("dns: /etc/resolv.conf: %s; resolving from the root "
+		    "servers", ub_strerror(err));
 	if (s->trust_anchor_file == NULL || *s->trust_anchor_file == '\0')
 		return NULL;
 	/* libunbound reads the file only at the first query; an unreadable

@@ -39,6 +39,7 @@
 
 struct txn;
 struct matchlist;
+struct dns;
 
 enum policy_stage {
 	POLICY_CONNECT,
@@ -107,6 +108,7 @@ struct policy_globals {
 	const char *authserv_id;
 	const char *hostname;
 	struct matchlist *mynetworks;
+	struct dns *dns;		/* the config's resolver (lib/dns.h) */
 };
 
 /* What init() is given. */

@@ -9,23 +9,27 @@
  * asked it. So one thread per context, the dispatcher, does nothing but
  * poll ub_fd() (plus a wakeup pipe for shutdown) and call ub_process().
  *
- * dns_query() puts a waiter on its own stack (a flag, the result and a
- * condition variable), submits ub_resolve_async() with the waiter as the
- * callback's data and sleeps on the condition variable until the flag is
- * set or its deadline passes (CLOCK_MONOTONIC, so clock steps do not
- * matter). The callback only stores the result and signals.
+ * dns_query_batch() (dns_query() is a batch of one) makes one waiter per
+ * query (a flag and the result, freed when the call returns) plus one
+ * condition variable and a pending count shared by the attempt, submits
+ * every query with ub_resolve_async() with its waiter as the callback's
+ * data and sleeps on the condition variable until the count reaches zero
+ * or the one deadline of the attempt passes (CLOCK_MONOTONIC, so clock
+ * steps do not matter). The callback only stores the result, decrements the count
+ * and signals when it reaches zero.
  *
  * One mutex, dns->lock, is held around ub_resolve_async(), ub_process()
  * (so around every callback) and ub_cancel(), and the waiter sleeps on it.
  * That makes the two endings exclusive: a waiter that times out calls
- * ub_cancel() with the lock held, so no callback is running; libunbound
- * marks the query cancelled under its own lock and ub_process() never
- * calls a cancelled query's callback. After a successful cancel the stack
- * waiter can go away safely. If the callback came first, the flag is
- * already set when the waiter looks (it checks the flag, not the return
- * of the timed wait), so no answer is lost. Each waiter has its own
- * condition variable and is signalled exactly once, so no wakeup is lost
- * either.
+ * ub_cancel() for each unanswered query with the lock held, so no
+ * callback is running; libunbound marks the query cancelled under its own
+ * lock and ub_process() never calls a cancelled query's callback. After
+ * the cancels the waiters can go away safely. If a callback came first,
+ * its flag is already set when the waiter looks (it checks the flags and
+ * the count, not the return of the timed wait), so no answer is lost.
+ * Each attempt has its own condition variable, signalled once when its
+ * count reaches zero, so no wakeup is lost either. A later attempt
+ * submits only the queries the earlier ones cancelled.
  */
 #include "config.h"
 
@@ -62,10 +66,14 @@ struct dns {
 	struct dns_counters counters;	/* __atomic updates */
 };
 
-/* One dns_query() attempt, on the querying thread's stack. */
+/* One query of a dns_query_batch() call; the queries of one attempt share
+ * a condition variable and a count of those still pending. */
 struct dns_waiter {
-	pthread_cond_t cond;
+	pthread_cond_t *cond;		/* set while submitted */
+	size_t *pending;
+	bool ask;			/* a valid name: really asked */
 	bool done;
+	int id;				/* libunbound's query id */
 	int err;			/* libunbound error code */
 	struct ub_result *result;	/* freed by the waiter */
 };
@@ -170,7 +178,9 @@ dns_callback(void *arg, int err, struct ub_result *result)
 	w->err = err;
 	w->result = result;
 	w->done = true;
-	pthread_cond_signal(&w->cond);
+	/* the last answer of the attempt wakes the waiting thread */
+	if (--*w->pending == 0)
+		pthread_cond_signal(w->cond);
 }
 
 /* dns_server_text - "IP[@PORT]" checked and in libunbound's form; NULL
@@ -326,47 +336,56 @@ dns_deadline(double seconds)
 	return ts;
 }
 
-/* dns_attempt - one query; false on timeout, else true with *err_r and
- * *result_r as the callback got them */
-static bool
-dns_attempt(struct dns *dns, const char *name, int rrtype, int *err_r,
-    struct ub_result **result_r)
+/* dns_attempt - one round of a batch: submit every query not yet
+ * answered, wait for all of them until one shared deadline, cancel the
+ * rest; w[i].done tells which were answered */
+static void
+dns_attempt(struct dns *dns, const struct dns_query_item *items,
+    struct dns_waiter *w, size_t n)
 {
-	struct dns_waiter w = { .done = false };
 	struct timespec deadline;
 	bool bounded = isfinite(dns->timeout) && dns->timeout > 0;
-	int id, err;
+	size_t i, pending = 0;
+	pthread_cond_t cond;
 
-	pthread_cond_init(&w.cond, &dns->condattr);
+	pthread_cond_init(&cond, &dns->condattr);
 	pthread_mutex_lock(&dns->lock);
-	err = ub_resolve_async(dns->ctx, name, rrtype, 1, &w, dns_callback,
-	    &id);
-	if (err != 0) {
-		pthread_mutex_unlock(&dns->lock);
-		pthread_cond_destroy(&w.cond);
-		*err_r = err;
-		*result_r = NULL;
-		return true;
+	for (i = 0; i < n; i++) {
+		if (w[i].done || !w[i].ask)
+			continue;
+		w[i].cond = &cond;
+		w[i].pending = &pending;
+		w[i].err = ub_resolve_async(dns->ctx, items[i].name,
+		    items[i].rrtype, 1, &w[i], dns_callback, &w[i].id);
+		if (w[i].err != 0) {
+			/* a submit failure is an answer: no retry */
+			w[i].done = true;
+			continue;
+		}
+		pending++;
 	}
 	if (bounded)
 		deadline = dns_deadline(dns->timeout);
-	while (!w.done) {
+	while (pending > 0) {
 		if (!bounded)
-			pthread_cond_wait(&w.cond, &dns->lock);
-		else if (pthread_cond_timedwait(&w.cond, &dns->lock,
+			pthread_cond_wait(&cond, &dns->lock);
+		else if (pthread_cond_timedwait(&cond, &dns->lock,
 		    &deadline) == ETIMEDOUT)
 			break;
 	}
 	/* With the lock held no callback runs: a successful cancel means
 	 * the callback never will; a failed one means it has run. */
-	if (!w.done && ub_cancel(dns->ctx, id) != 0 && !w.done)
-		log_panic("dns: query %d neither answered nor cancellable",
-		    id);
+	for (i = 0; i < n && pending > 0; i++) {
+		if (w[i].done || !w[i].ask || w[i].cond != &cond)
+			continue;
+		if (ub_cancel(dns->ctx, w[i].id) != 0 && !w[i].done)
+			log_panic("dns: query %d neither answered nor "
+			    "cancellable", w[i].id);
+	}
+	for (i = 0; i < n; i++)
+		w[i].cond = NULL;
 	pthread_mutex_unlock(&dns->lock);
-	pthread_cond_destroy(&w.cond);
-	*err_r = w.err;
-	*result_r = w.result;
-	return w.done;
+	pthread_cond_destroy(&cond);
 }
 
 /* dns_error - fill in a DNS_ERROR answer */
@@ -425,43 +444,80 @@ dns_convert(struct arena *arena, const struct ub_result *r,
 	return a->result = DNS_FOUND;
 }
 
+/* dns_finish - one waiter's outcome into its answer, counted once (a
+ * timed-out query in timeout[] only, not also in error[]) */
+static void
+dns_finish(struct dns *dns, struct arena *arena, struct dns_waiter *w,
+    struct dns_query_item *item)
+{
+	enum dns_qtype_index qi = dns_qtype_index(item->rrtype);
+	struct dns_answer *a = &item->answer;
+
+	if (!w->ask)
+		return;
+	if (!w->done) {
+		dns_count(&dns->counters.timeout[qi]);
+		dns_error(a, "timeout");
+		return;
+	}
+	if (w->err != 0 || w->result == NULL) {
+		ub_resolve_free(w->result);
+		dns_count(&dns->counters.error[qi]);
+		dns_error(a, w->err != 0 ? ub_strerror(w->err) :
+		    "no result from libunbound");
+		return;
+	}
+	dns_convert(arena, w->result, a);
+	ub_resolve_free(w->result);
+	dns_count(a->result == DNS_FOUND ? &dns->counters.found[qi] :
+	    a->result == DNS_NOTFOUND ? &dns->counters.notfound[qi] :
+	    &dns->counters.error[qi]);
+}
+
+/* dns_query_batch - several queries in parallel, one shared deadline */
+void
+dns_query_batch(struct dns *dns, struct dns_query_item *items, size_t n,
+    struct arena *arena)
+{
+	struct dns_waiter *w;
+	unsigned long attempt;
+	size_t i, open = 0;
+
+	if (n == 0)
+		return;
+	w = xcalloc(n, sizeof(*w));
+	for (i = 0; i < n; i++) {
+		memset(&items[i].answer, 0, sizeof(items[i].answer));
+		items[i].answer.rcode = -1;
+		if (!dns_name_valid(items[i].name)) {
+			items[i].answer.nxdomain = true;
+			items[i].answer.result = DNS_NOTFOUND;
+			continue;
+		}
+		w[i].ask = true;
+		open++;
+	}
+	for (attempt = 0; attempt < dns->attempts && open > 0; attempt++) {
+		dns_attempt(dns, items, w, n);
+		for (open = 0, i = 0; i < n; i++)
+			if (w[i].ask && !w[i].done)
+				open++;
+	}
+	for (i = 0; i < n; i++)
+		dns_finish(dns, arena, &w[i], &items[i]);
+	free(w);
+}
+
 /* dns_query - one query (class IN); strings and rdata in arena */
 enum dns_result
 dns_query(struct dns *dns, const char *name, int rrtype,
     struct arena *arena, struct dns_answer *answer_r)
 {
-	enum dns_qtype_index qi = dns_qtype_index(rrtype);
-	struct ub_result *result = NULL;
-	struct dns_answer *a = answer_r;
-	unsigned long attempt;
-	bool answered = false;
-	int err = 0;
+	struct dns_query_item item = { .name = name, .rrtype = rrtype };
 
-	/* A timed-out query counts in timeout[] only, not also in error[]. */
-	memset(a, 0, sizeof(*a));
-	a->rcode = -1;
-	if (!dns_name_valid(name)) {
-		a->nxdomain = true;
-		return a->result = DNS_NOTFOUND;
-	}
-	for (attempt = 0; attempt < dns->attempts && !answered; attempt++)
-		answered = dns_attempt(dns, name, rrtype, &err, &result);
-	if (!answered) {
-		dns_count(&dns->counters.timeout[qi]);
-		return dns_error(a, "timeout");
-	}
-	if (err != 0 || result == NULL) {
-		ub_resolve_free(result);
-		dns_count(&dns->counters.error[qi]);
-		return dns_error(a, err != 0 ? ub_strerror(err) :
-		    "no result from libunbound");
-	}
-	dns_convert(arena, result, a);
-	ub_resolve_free(result);
-	dns_count(a->result == DNS_FOUND ? &dns->counters.found[qi] :
-	    a->result == DNS_NOTFOUND ? &dns->counters.notfound[qi] :
-	    &dns->counters.error[qi]);
-	return a->result;
+	dns_query_batch(dns, &item, 1, arena);
+	*answer_r = item.answer;
+	return answer_r->result;
 }
 
 /* dns_counters_get - a snapshot of the counters */

@@ -90,6 +90,24 @@ void dns_destroy(struct dns **dns);
 enum dns_result dns_query(struct dns *dns, const char *name, int rrtype,
     struct arena *arena, struct dns_answer *answer_r);
 
+/*
+ * dns_query_batch - several queries at once (class IN), for callers such
+ * as DNSBL checks that would otherwise wait for each list in turn. Every
+ * item's answer is filled exactly as dns_query() would fill it (the same
+ * three answers, counters and invalid-name rule); items do not affect
+ * each other. All are submitted together and share one deadline per
+ * attempt: the whole call takes at most timeout * attempts, and a later
+ * attempt repeats only the queries that timed out. Strings and rdata go
+ * into arena; n == 0 does nothing. dns_query() is a batch of one.
+ */
+struct dns_query_item {
+	const char *name;		/* in */
+	int rrtype;			/* in */
+	struct dns_answer answer;	/* out */
+};
+void dns_query_batch(struct dns *dns, struct dns_query_item *items,
+    size_t n, struct arena *arena);
+
 /* Decoders for rdata; false on malformed data (caller: DNS_ERROR). */
 /* dns_txt_join - a TXT record's strings joined, NUL-terminated */
 bool dns_txt_join(struct arena *arena, const unsigned char *rdata,

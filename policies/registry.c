@@ -6,10 +6,12 @@
 #include <string.h>
 
 #include "access.h"
+#include "dnsbl.h"
 #include "registry.h"
 
 const struct policy_module *const registry_modules[] = {
 	&access_module,
+	&dnsbl_module,
 	NULL,
 };
 

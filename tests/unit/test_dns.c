@@ -16,19 +16,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,15 +43,7 @@
 #define THREADS	8
 #define ROUNDS	25
 
-struct group {
-	char dir[256];
-	pid_t nsd;		/* also its process group */
-	int silent;		/* bound UDP socket nobody reads */
-	char server[32];	/* "127.0.0.1@PORT" of nsd */
-	char quiet[32];		/* "127.0.0.1@PORT" of the silent socket */
-};
-
-static struct group g;
+static struct testutil_nsd g;
 
 /* now - monotonic seconds */
 static double
@@ -71,187 +55,20 @@ now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* bind_loopback - a socket of type on 127.0.0.1:port (0 = any); -1 */
-static int
-bind_loopback(int type, unsigned port, unsigned *port_r)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons((uint16_t)port);
-	if (fd < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
-		close(fd);
-		return -1;
-	}
-	if (port_r != NULL)
-		*port_r = ntohs(sin.sin_port);
-	return fd;
-}
-
-/* free_port - a port free for both UDP and TCP right now; 0 if none */
-static unsigned
-free_port(void)
-{
-	unsigned port;
-	int u, t, i;
-
-	for (i = 0; i < 20; i++) {
-		if ((u = bind_loopback(SOCK_DGRAM, 0, &port)) < 0)
-			return 0;
-		t = bind_loopback(SOCK_STREAM, port, NULL);
-		close(u);
-		if (t >= 0) {
-			close(t);
-			return port;
-		}
-	}
-	return 0;
-}
-
-/* write_conf - nsd.conf serving every file of zonedir; 0 or -1 */
-static int
-write_conf(const char *path, const char *zonedir, unsigned port)
-{
-	struct dirent *e;
-	FILE *f;
-	DIR *d;
-
-	if ((d = opendir(zonedir)) == NULL)
-		return -1;
-	if ((f = fopen(path, "w")) == NULL) {
-		closedir(d);
-		return -1;
-	}
-	fprintf(f, "server:\n\tip-address: 127.0.0.1@%u\n"
-	    "\tzonesdir: \"%s\"\n\tdatabase: \"\"\n"
-	    "\tpidfile: \"%s/nsd.pid\"\n\txfrdfile: \"%s/xfrd.state\"\n"
-	    "\tzonelistfile: \"%s/zone.list\"\n\tlogfile: \"%s/nsd.log\"\n"
-	    "\tusername: \"\"\n\tserver-count: 1\n\tverbosity: 0\n"
-	    "remote-control:\n\tcontrol-enable: no\n",
-	    port, zonedir, g.dir, g.dir, g.dir, g.dir);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			fprintf(f, "zone:\n\tname: \"%s\"\n"
-			    "\tzonefile: \"%s\"\n", e->d_name, e->d_name);
-	closedir(d);
-	return fclose(f) == 0 ? 0 : -1;
-}
-
-/* probe - whether nsd answers one SOA query for example.com by UDP */
-static bool
-probe(unsigned port)
-{
-	static const unsigned char query[] = {
-		0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
-		7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0,
-		0, T_SOA, 0, 1,
-	};
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	struct pollfd p;
-	unsigned char reply[512];
-	bool ok = false;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons((uint16_t)port);
-	if (fd < 0)
-		return false;
-	if (sendto(fd, query, sizeof(query), 0, (struct sockaddr *)&sin,
-	    sizeof(sin)) == (ssize_t)sizeof(query)) {
-		p.fd = fd;
-		p.events = POLLIN;
-		ok = poll(&p, 1, 100) == 1 &&
-		    recv(fd, reply, sizeof(reply), 0) >= 12 &&
-		    reply[0] == 0x12 && reply[1] == 0x34 &&
-		    (reply[3] & 0x0f) == 0;
-	}
-	close(fd);
-	return ok;
-}
-
-/* start - nsd and the silent socket; 0 or -1 */
-static int
-start(void)
-{
-	char conf[300], zonedir[512], log[300];
-	const char *top = getenv("TOP");
-	unsigned port, quiet;
-	int i, fd;
-
-	if (top == NULL || *top == '\0')
-		top = TOP_SRCDIR;
-	snprintf(zonedir, sizeof(zonedir), "%s/tests/data/zones", top);
-	if (testutil_tmpdir(g.dir, sizeof(g.dir), "test_dns") < 0)
-		return -1;
-	snprintf(conf, sizeof(conf), "%s/nsd.conf", g.dir);
-	snprintf(log, sizeof(log), "%s/nsd.stderr", g.dir);
-	if ((port = free_port()) == 0 || write_conf(conf, zonedir, port) < 0)
-		return -1;
-	if ((g.silent = bind_loopback(SOCK_DGRAM, 0, &quiet)) < 0)
-		return -1;
-	snprintf(g.server, sizeof(g.server), "127.0.0.1@%u", port);
-	snprintf(g.quiet, sizeof(g.quiet), "127.0.0.1@%u", quiet);
-	if ((g.nsd = fork()) < 0)
-		return -1;
-	if (g.nsd == 0) {
-		setpgid(0, 0);
-		if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execlp("nsd", "nsd", "-d", "-c", conf, (char *)NULL);
-		execl("/usr/sbin/nsd", "nsd", "-d", "-c", conf, (char *)NULL);
-		fprintf(stderr, "nsd: %s\n", strerror(errno));
-		_exit(127);
-	}
-	/* both sides, so that the group exists before any kill(-pid) */
-	setpgid(g.nsd, g.nsd);
-	for (i = 0; i < 50; i++)
-		if (probe(port))
-			return 0;
-	fprintf(stderr, "# nsd did not answer on %s (see %s)\n", g.server,
-	    log);
-	return -1;
-}
-
-/* group_teardown - stop nsd, remove its directory (also after a
- * partial start) */
+/* group_teardown - stop nsd, remove its directory */
 static int
 group_teardown(void **state)
 {
-	int rc;
-
 	(void)state;
-	if (g.nsd > 0) {
-		kill(-g.nsd, SIGCONT);
-		kill(-g.nsd, SIGTERM);
-		waitpid(g.nsd, NULL, 0);
-		g.nsd = 0;
-	}
-	if (g.silent >= 0)
-		close(g.silent);
-	g.silent = -1;
-	if (g.dir[0] == '\0')
-		return 0;
-	rc = testutil_rmtree(g.dir);
-	g.dir[0] = '\0';
-	return rc;
+	return testutil_nsd_stop(&g);
 }
 
-/* group_setup - start, or clean up and fail (whether cmocka runs the
- * teardown after a failed setup differs between versions) */
+/* group_setup - start nsd, or clean up and fail */
 static int
 group_setup(void **state)
 {
-	if (start() == 0)
-		return 0;
-	group_teardown(state);
-	return -1;
+	(void)state;
+	return testutil_nsd_start(&g, "test_dns", TOP_SRCDIR);
 }
 
 /* make_dns - a fresh resolver (empty cache) for up to 3 servers */
@@ -586,7 +403,7 @@ test_cache(void **state)
 	    DNS_FOUND);
 	assert_int_equal(dns_query(dns, "nope.example.com", T_A, arena, &a),
 	    DNS_NOTFOUND);
-	assert_int_equal(kill(-g.nsd, SIGSTOP), 0);
+	assert_int_equal(kill(-g.pid, SIGSTOP), 0);
 	assert_int_equal(dns_query(dns, "www.example.com", T_A, arena, &a),
 	    DNS_FOUND);
 	assert_memory_equal(a.data[0], "\xc0\x00\x02\x0a", 4);
@@ -595,7 +412,7 @@ test_cache(void **state)
 	assert_true(a.nxdomain);
 	assert_int_equal(dns_query(dns, "aonly.example.com", T_A, arena, &a),
 	    DNS_ERROR);
-	assert_int_equal(kill(-g.nsd, SIGCONT), 0);
+	assert_int_equal(kill(-g.pid, SIGCONT), 0);
 	assert_string_equal(a.why, "timeout");
 	dns_destroy(&dns);
 	arena_destroy(&arena);
@@ -866,6 +683,129 @@ test_name_decode(void **state)
 	arena_destroy(&arena);
 }
 
+/* test_batch - several names and types at once: each answer is its own,
+ * an invalid name is NOTFOUND without disturbing the others */
+static void
+test_batch(void **state)
+{
+	struct dns_query_item it[] = {
+		{ .name = "n3.example.com", .rrtype = T_A },
+		{ .name = "nope.example.com", .rrtype = T_A },
+		{ .name = "txt.example.com", .rrtype = T_TXT },
+		{ .name = "a..b.example.com", .rrtype = T_A },
+		{ .name = "www.example.com", .rrtype = T_AAAA },
+		{ .name = "aonly.example.com", .rrtype = T_MX },
+		{ .name = "n5.example.com", .rrtype = T_A },
+	};
+	struct arena *arena = arena_create();
+	struct dns *dns = make_dns(3, 1, g.server, NULL);
+	struct dns_counters c;
+	const char *text;
+
+	(void)state;
+	dns_query_batch(dns, it, sizeof(it) / sizeof(it[0]), arena);
+	assert_int_equal(it[0].answer.result, DNS_FOUND);
+	assert_int_equal(it[0].answer.n, 1);
+	assert_memory_equal(it[0].answer.data[0], "\xc0\x00\x02\x67", 4);
+	assert_int_equal(it[1].answer.result, DNS_NOTFOUND);
+	assert_true(it[1].answer.nxdomain);
+	assert_int_equal(it[1].answer.rcode, 3);
+	assert_int_equal(it[2].answer.result, DNS_FOUND);
+	assert_true(dns_txt_join(arena, it[2].answer.data[0],
+	    it[2].answer.len[0], &text));
+	assert_string_equal(text, "v=spf1 -all");
+	assert_int_equal(it[3].answer.result, DNS_NOTFOUND);
+	assert_true(it[3].answer.nxdomain);
+	assert_int_equal(it[3].answer.rcode, -1);
+	assert_int_equal(it[4].answer.result, DNS_FOUND);
+	assert_int_equal(it[4].answer.len[0], 16);
+	assert_int_equal(it[5].answer.result, DNS_NOTFOUND);
+	assert_false(it[5].answer.nxdomain);
+	assert_int_equal(it[6].answer.result, DNS_FOUND);
+	assert_memory_equal(it[6].answer.data[0], "\xc0\x00\x02\x69", 4);
+	dns_counters_get(dns, &c);
+	assert_int_equal(c.found[DNS_QT_A], 2);
+	assert_int_equal(c.notfound[DNS_QT_A], 1);
+	assert_int_equal(c.found[DNS_QT_TXT], 1);
+	assert_int_equal(c.found[DNS_QT_AAAA], 1);
+	assert_int_equal(c.notfound[DNS_QT_MX], 1);
+	/* an empty batch does nothing */
+	dns_query_batch(dns, it, 0, arena);
+	dns_destroy(&dns);
+	arena_destroy(&arena);
+}
+
+/* test_batch_parallel - against the silent server three queries time out
+ * together: the call takes timeout * attempts once, not three times */
+static void
+test_batch_parallel(void **state)
+{
+	struct dns_query_item it[] = {
+		{ .name = "n0.example.com", .rrtype = T_A },
+		{ .name = "n1.example.com", .rrtype = T_TXT },
+		{ .name = "n2.example.com", .rrtype = T_A },
+	};
+	struct arena *arena = arena_create();
+	struct dns *dns = make_dns(0.4, 2, g.quiet, NULL);
+	struct dns_counters c;
+	double t0 = now(), t;
+	size_t i;
+
+	(void)state;
+	dns_query_batch(dns, it, 3, arena);
+	t = now() - t0;
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(it[i].answer.result, DNS_ERROR);
+		assert_string_equal(it[i].answer.why, "timeout");
+	}
+	assert_true(t >= 0.79);
+	assert_true(t < 1.5);
+	dns_counters_get(dns, &c);
+	assert_int_equal(c.timeout[DNS_QT_A], 2);
+	assert_int_equal(c.timeout[DNS_QT_TXT], 1);
+	assert_int_equal(c.error[DNS_QT_A] + c.error[DNS_QT_TXT], 0);
+	dns_destroy(&dns);
+	arena_destroy(&arena);
+}
+
+/* test_batch_mixed - nsd frozen after caching two names: in one batch the
+ * cached ones answer and the uncached one times out, without the answers
+ * being mixed up */
+static void
+test_batch_mixed(void **state)
+{
+	struct dns_query_item it[] = {
+		{ .name = "n6.example.com", .rrtype = T_A },
+		{ .name = "n4.example.com", .rrtype = T_A },
+		{ .name = "x-batch.example.com", .rrtype = T_A },
+	};
+	struct arena *arena = arena_create();
+	struct dns *dns = make_dns(0.5, 1, g.server, NULL);
+	struct dns_answer a;
+	double t0, t;
+
+	(void)state;
+	assert_int_equal(dns_query(dns, "n4.example.com", T_A, arena, &a),
+	    DNS_FOUND);
+	assert_int_equal(dns_query(dns, "n6.example.com", T_A, arena, &a),
+	    DNS_FOUND);
+	assert_int_equal(kill(-g.pid, SIGSTOP), 0);
+	t0 = now();
+	dns_query_batch(dns, it, 3, arena);
+	t = now() - t0;
+	assert_int_equal(kill(-g.pid, SIGCONT), 0);
+	assert_int_equal(it[0].answer.result, DNS_FOUND);
+	assert_memory_equal(it[0].answer.data[0], "\xc0\x00\x02\x6a", 4);
+	assert_int_equal(it[1].answer.result, DNS_FOUND);
+	assert_memory_equal(it[1].answer.data[0], "\xc0\x00\x02\x68", 4);
+	assert_int_equal(it[2].answer.result, DNS_ERROR);
+	assert_string_equal(it[2].answer.why, "timeout");
+	assert_true(t >= 0.49);
+	assert_true(t < 1.2);
+	dns_destroy(&dns);
+	arena_destroy(&arena);
+}
+
 /* main - run the tests */
 int
 main(void)
@@ -888,8 +828,10 @@ main(void)
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_batch),
+		cmocka_unit_test(test_batch_parallel),
+		cmocka_unit_test(test_batch_mixed),
 	};
 
-	g.silent = -1;
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

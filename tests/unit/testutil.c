@@ -9,11 +9,19 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -128,4 +136,186 @@ testutil_expect_abort(void (*fn)(void))
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
+/* --- a private nsd on loopback ----------------------------------------- */
+
+/* nsd_bind_loopback - a socket of type on 127.0.0.1:port (0 = any); -1 */
+static int
+nsd_bind_loopback(int type, unsigned port, unsigned *port_r)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (port_r != NULL)
+		*port_r = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* nsd_free_port - a port free for both UDP and TCP right now; 0 if none */
+static unsigned
+nsd_free_port(void)
+{
+	unsigned port;
+	int u, t, i;
+
+	for (i = 0; i < 20; i++) {
+		if ((u = nsd_bind_loopback(SOCK_DGRAM, 0, &port)) < 0)
+			return 0;
+		t = nsd_bind_loopback(SOCK_STREAM, port, NULL);
+		close(u);
+		if (t >= 0) {
+			close(t);
+			return port;
+		}
+	}
+	return 0;
+}
+
+/* nsd_write_conf - nsd.conf serving every file of zonedir; 0 or -1 */
+static int
+nsd_write_conf(const char *path, const char *zonedir, unsigned port,
+    const char *dir)
+{
+	struct dirent *e;
+	FILE *f;
+	DIR *d;
+
+	if ((d = opendir(zonedir)) == NULL)
+		return -1;
+	if ((f = fopen(path, "w")) == NULL) {
+		closedir(d);
+		return -1;
+	}
+	fprintf(f, "server:\n\tip-address: 127.0.0.1@%u\n"
+	    "\tzonesdir: \"%s\"\n\tdatabase: \"\"\n"
+	    "\tpidfile: \"%s/nsd.pid\"\n\txfrdfile: \"%s/xfrd.state\"\n"
+	    "\tzonelistfile: \"%s/zone.list\"\n\tlogfile: \"%s/nsd.log\"\n"
+	    "\tusername: \"\"\n\tserver-count: 1\n\tverbosity: 0\n"
+	    "remote-control:\n\tcontrol-enable: no\n",
+	    port, zonedir, dir, dir, dir, dir);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			fprintf(f, "zone:\n\tname: \"%s\"\n"
+			    "\tzonefile: \"%s\"\n", e->d_name, e->d_name);
+	closedir(d);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/* nsd_probe - whether nsd answers one SOA query for example.com by UDP */
+static bool
+nsd_probe(unsigned port)
+{
+	static const unsigned char query[] = {
+		0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+		7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0,
+		0, 6, 0, 1,		/* SOA IN */
+	};
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct pollfd p;
+	unsigned char reply[512];
+	bool ok = false;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
+	if (fd < 0)
+		return false;
+	if (sendto(fd, query, sizeof(query), 0, (struct sockaddr *)&sin,
+	    sizeof(sin)) == (ssize_t)sizeof(query)) {
+		p.fd = fd;
+		p.events = POLLIN;
+		ok = poll(&p, 1, 100) == 1 &&
+		    recv(fd, reply, sizeof(reply), 0) >= 12 &&
+		    reply[0] == 0x12 && reply[1] == 0x34 &&
+		    (reply[3] & 0x0f) == 0;
+	}
+	close(fd);
+	return ok;
+}
+
+/* testutil_nsd_start - nsd and the silent socket (see testutil.h) */
+int
+testutil_nsd_start(struct testutil_nsd *nsd, const char *name,
+    const char *top_srcdir)
+{
+	char conf[300], zonedir[512], log[300];
+	const char *top = getenv("TOP");
+	unsigned port, quiet;
+	int i, fd;
+
+	memset(nsd, 0, sizeof(*nsd));
+	nsd->silent = -1;
+	if (top == NULL || *top == '\0')
+		top = top_srcdir;
+	snprintf(zonedir, sizeof(zonedir), "%s/tests/data/zones", top);
+	if (testutil_tmpdir(nsd->dir, sizeof(nsd->dir), name) < 0)
+		goto fail;
+	snprintf(conf, sizeof(conf), "%s/nsd.conf", nsd->dir);
+	snprintf(log, sizeof(log), "%s/nsd.stderr", nsd->dir);
+	if ((port = nsd_free_port()) == 0 ||
+	    nsd_write_conf(conf, zonedir, port, nsd->dir) < 0)
+		goto fail;
+	if ((nsd->silent = nsd_bind_loopback(SOCK_DGRAM, 0, &quiet)) < 0)
+		goto fail;
+	snprintf(nsd->server, sizeof(nsd->server), "127.0.0.1@%u", port);
+	snprintf(nsd->quiet, sizeof(nsd->quiet), "127.0.0.1@%u", quiet);
+	if ((nsd->pid = fork()) < 0)
+		goto fail;
+	if (nsd->pid == 0) {
+		setpgid(0, 0);
+		if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execlp("nsd", "nsd", "-d", "-c", conf, (char *)NULL);
+		execl("/usr/sbin/nsd", "nsd", "-d", "-c", conf, (char *)NULL);
+		fprintf(stderr, "nsd: %s\n", strerror(errno));
+		_exit(127);
+	}
+	/* both sides, so that the group exists before any kill(-pid) */
+	setpgid(nsd->pid, nsd->pid);
+	for (i = 0; i < 50; i++)
+		if (nsd_probe(port))
+			return 0;
+	fprintf(stderr, "# nsd did not answer on %s (see %s)\n", nsd->server,
+	    log);
+fail:
+	/* whether cmocka runs the teardown after a failed setup differs
+	 * between versions: clean up here */
+	testutil_nsd_stop(nsd);
+	return -1;
+}
+
+/* testutil_nsd_stop - stop nsd, close the silent socket, remove the
+ * directory; also after a partial start */
+int
+testutil_nsd_stop(struct testutil_nsd *nsd)
+{
+	int rc;
+
+	if (nsd->pid > 0) {
+		kill(-nsd->pid, SIGCONT);
+		kill(-nsd->pid, SIGTERM);
+		waitpid(nsd->pid, NULL, 0);
+		nsd->pid = 0;
+	}
+	if (nsd->silent >= 0)
+		close(nsd->silent);
+	nsd->silent = -1;
+	if (nsd->dir[0] == '\0')
+		return 0;
+	rc = testutil_rmtree(nsd->dir);
+	nsd->dir[0] = '\0';
+	return rc;
 }

@@ -12,6 +12,7 @@
 #define POSTERN_TESTUTIL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct arena;
 
@@ -47,5 +48,29 @@ char *testutil_replace(struct arena *arena, const char *dir,
 /* testutil_expect_abort - fn run in a child process must die of SIGABRT
  * (log_panic) */
 void testutil_expect_abort(void (*fn)(void));
+
+/*
+ * A private nsd (which must be installed: a missing nsd is a failed
+ * start, not a skipped test) on a free loopback port serving every zone
+ * file in TOP/tests/data/zones/ (the file name is the zone name; the TOP
+ * environment variable overrides top_srcdir), in its own process group
+ * (pid) so that a test can freeze it with kill(-pid, SIGSTOP). A UDP
+ * socket that is bound but never read stands in for a server that does
+ * not answer (quiet).
+ */
+struct testutil_nsd {
+	char dir[256];		/* its config, pid and log files */
+	pid_t pid;		/* also its process group */
+	int silent;		/* the socket nobody reads */
+	char server[32];	/* "127.0.0.1@PORT" of nsd */
+	char quiet[32];		/* "127.0.0.1@PORT" of the silent socket */
+};
+
+/* testutil_nsd_start - start and wait until it answers; 0, or -1 after
+ * cleaning up (testutil_nsd_stop is then harmless) */
+int testutil_nsd_start(struct testutil_nsd *nsd, const char *name,
+    const char *top_srcdir);
+/* testutil_nsd_stop - stop nsd, close the socket, remove dir; 0 or -1 */
+int testutil_nsd_stop(struct testutil_nsd *nsd);
 
 #endif

@@ -4,7 +4,8 @@
 # diagnostics; done_testing exits 0 when every case passed, 1 otherwise.
 # Every server a test starts is recorded and stopped at exit (trap EXIT),
 # also when the test fails half way. Everything listens on 127.0.0.1; the
-# only other address used is 127.0.0.2 as an SMTP client address.
+# only other addresses used are 127.0.0.2 and 127.0.0.3 as SMTP client
+# addresses (127.0.0.2 is the RFC 5782 test entry every DNSBL lists).
 #
 # Environment: TOP (source tree, default derived from this file), BUILD
 # (build tree, default TOP), TMPDIR (default /tmp), KEEP_TMP=1 keeps the
@@ -276,6 +277,139 @@ sink_find() {
 # sink_has TEXT - some sink file contains TEXT right now
 sink_has() {
 	grep -rqF -- "$1" "$SINK_DIR"/ 2>/dev/null
+}
+
+# --- DNS (nsd) -------------------------------------------------------------
+
+# free_dns_port - a port free for both UDP and TCP on 127.0.0.1 right now
+# (nsd binds both; free_port only checks TCP)
+free_dns_port() {
+	python3 -c 'import socket
+for _ in range(20):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    port = u.getsockname()[1]
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", port))
+    except OSError:
+        u.close()
+        continue
+    print(port)
+    break
+else:
+    raise SystemExit(1)'
+}
+
+# dns_probe PORT NAME - one SOA query for NAME by UDP to 127.0.0.1:PORT
+# answers NOERROR within 0.2 s (python3, so drill is not required)
+dns_probe() {
+	python3 - "$1" "$2" <<'PY'
+import socket, struct, sys
+port, name = int(sys.argv[1]), sys.argv[2].rstrip(".")
+q = struct.pack(">HHHHHH", 0x5053, 0, 1, 0, 0, 0)
+for label in name.split("."):
+    q += bytes([len(label)]) + label.encode()
+q += b"\0" + struct.pack(">HH", 6, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.2)
+try:
+    s.sendto(q, ("127.0.0.1", port))
+    r = s.recv(4096)
+except OSError:
+    sys.exit(1)
+sys.exit(0 if len(r) >= 12 and r[:2] == q[:2] and r[3] & 15 == 0 else 1)
+PY
+}
+
+# start_nsd DIR [ZONE...] - a private nsd on 127.0.0.1 serving ZONEs (file
+# names in $TOP/tests/data/zones; default: every file there), config and
+# state in DIR, stderr in DIR/nsd.stderr; waits until the first zone
+# answers. Sets NSD_PORT, NSD_PID, NSD_CONF.
+start_nsd() {
+	local dir=$1 zonedir=$TOP/tests/data/zones z i
+	local -a zones
+	shift
+	zones=("$@")
+	if [ "${#zones[@]}" -eq 0 ]; then
+		for z in "$zonedir"/*; do
+			[ -f "$z" ] && zones+=("${z##*/}")
+		done
+	fi
+	if [ "${#zones[@]}" -eq 0 ]; then
+		diag "start_nsd: no zones in $zonedir"
+		return 1
+	fi
+	if ! command -v nsd >/dev/null; then
+		diag "start_nsd: nsd is not installed"
+		return 1
+	fi
+	mkdir -p "$dir"
+	NSD_PORT=$(free_dns_port) || {
+		diag "start_nsd: no free port"
+		return 1
+	}
+	NSD_CONF=$dir/nsd.conf
+	{
+		printf 'server:\n\tip-address: 127.0.0.1@%s\n' "$NSD_PORT"
+		printf '\tzonesdir: "%s"\n\tdatabase: ""\n' "$zonedir"
+		printf '\tpidfile: "%s/nsd.pid"\n' "$dir"
+		printf '\txfrdfile: "%s/xfrd.state"\n' "$dir"
+		printf '\tzonelistfile: "%s/zone.list"\n' "$dir"
+		printf '\tlogfile: "%s/nsd.log"\n' "$dir"
+		printf '\tusername: ""\n\tserver-count: 1\n\tverbosity: 1\n'
+		printf 'remote-control:\n\tcontrol-enable: no\n'
+		for z in "${zones[@]}"; do
+			printf 'zone:\n\tname: "%s"\n\tzonefile: "%s"\n' "$z" "$z"
+		done
+	} >"$NSD_CONF"
+	if ! nsd-checkconf "$NSD_CONF" >"$dir/nsd-checkconf.out" 2>&1; then
+		diag "nsd-checkconf rejects $NSD_CONF"
+		diag_file "$dir/nsd-checkconf.out"
+		return 1
+	fi
+	BG_LOG=$dir/nsd.stderr start_bg nsd nsd -d -c "$NSD_CONF"
+	NSD_PID=$BG_PID
+	for ((i = 0; i < 50; i++)); do
+		dns_probe "$NSD_PORT" "${zones[0]}" && return 0
+		kill -0 "$NSD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	diag "nsd does not answer for ${zones[0]} on 127.0.0.1@$NSD_PORT"
+	diag_file "$dir/nsd.stderr"
+	diag_file "$dir/nsd.log"
+	return 1
+}
+
+# start_silent_dns [DIR] - a UDP socket on 127.0.0.1 that reads queries
+# and never answers, for DNS timeouts; the port is written to
+# DIR/silent-dns.port (DIR defaults to TESTTMP). Sets SILENT_DNS_PORT,
+# SILENT_DNS_PID.
+start_silent_dns() {
+	local dir=${1:-${TESTTMP:-/tmp}} pf i
+	pf=$dir/silent-dns.port
+	rm -f "$pf"
+	BG_LOG=$dir/silent-dns.log start_bg silent-dns python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write("%d\n" % s.getsockname()[1])
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+while True:
+    s.recvfrom(65535)' "$pf"
+	SILENT_DNS_PID=$BG_PID
+	for ((i = 0; i < 50; i++)); do
+		if [ -s "$pf" ]; then
+			SILENT_DNS_PORT=$(cat "$pf")
+			return 0
+		fi
+		kill -0 "$SILENT_DNS_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	diag "the silent DNS socket does not start"
+	diag_file "$dir/silent-dns.log"
+	return 1
 }
 
 # --- Postfix -------------------------------------------------------------

@@ -8,10 +8,12 @@
 #include "access.h"
 #include "dnsbl.h"
 #include "registry.h"
+#include "spf.h"
 
 const struct policy_module *const registry_modules[] = {
 	&access_module,
 	&dnsbl_module,
+	&spf_module,
 	NULL,
 };
 

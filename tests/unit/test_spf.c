@@ -161,41 +161,12 @@ struct fix {
 
 static struct fix F;
 
-/* make_dns - a resolver for one server */
-static struct dns *
-make_dns(const char *server, double timeout)
-{
-	char *items[2] = { (char *)server, NULL };
-	struct dns_settings s = {
-		.servers = { .n = 1, .items = items },
-		.timeout = timeout,
-		.attempts = 1,
-	};
-	char *error = NULL;
-	struct dns *dns = dns_create(&s, &error);
-
-	if (dns == NULL)
-		fprintf(stderr, "# dns_create: %s\n", error);
-	free(error);
-	return dns;
-}
-
 /* group_setup - nsd and two resolvers */
 static int
 group_setup(void **state)
 {
 	(void)state;
-	if (testutil_nsd_start(&g, "test_spf", TOP_SRCDIR) != 0)
-		return -1;
-	dns_ok = make_dns(g.server, 3);
-	dns_quiet = make_dns(g.quiet, 0.3);
-	if (dns_ok == NULL || dns_quiet == NULL) {
-		dns_destroy(&dns_ok);
-		dns_destroy(&dns_quiet);
-		testutil_nsd_stop(&g);
-		return -1;
-	}
-	return 0;
+	return testutil_dns_start(&g, "test_spf", TOP_SRCDIR, &dns_ok, &dns_quiet);
 }
 
 /* group_teardown - resolvers, then nsd */
@@ -203,9 +174,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	dns_destroy(&dns_ok);
-	dns_destroy(&dns_quiet);
-	return testutil_nsd_stop(&g);
+	return testutil_dns_stop(&g, &dns_ok, &dns_quiet);
 }
 
 /* unload - free the current config and transaction */

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "dns.h"
 #include "testutil.h"
 
 /* testutil_tmpdir - mkdtemp "/tmp/NAME.XXXXXX" into buf; 0 or -1 */
@@ -318,4 +319,51 @@ testutil_nsd_stop(struct testutil_nsd *nsd)
 	rc = testutil_rmtree(nsd->dir);
 	nsd->dir[0] = '\0';
 	return rc;
+}
+
+/* testutil_dns_one - a resolver for one server, one attempt */
+static struct dns *
+testutil_dns_one(const char *server, double timeout)
+{
+	char *items[2] = { (char *)server, NULL };
+	struct dns_settings s = {
+		.servers = { .n = 1, .items = items },
+		.timeout = timeout,
+		.attempts = 1,
+	};
+	char *error = NULL;
+	struct dns *dns = dns_create(&s, &error);
+
+	if (dns == NULL)
+		fprintf(stderr, "# dns_create: %s\n", error);
+	free(error);
+	return dns;
+}
+
+/* testutil_dns_start - nsd and a resolver for it and one for silence */
+int
+testutil_dns_start(struct testutil_nsd *nsd, const char *name,
+    const char *top_srcdir, struct dns **ok_r, struct dns **quiet_r)
+{
+	if (testutil_nsd_start(nsd, name, top_srcdir) != 0)
+		return -1;
+	*ok_r = testutil_dns_one(nsd->server, 3);
+	*quiet_r = testutil_dns_one(nsd->quiet, 0.3);
+	if (*ok_r == NULL || *quiet_r == NULL) {
+		dns_destroy(ok_r);
+		dns_destroy(quiet_r);
+		testutil_nsd_stop(nsd);
+		return -1;
+	}
+	return 0;
+}
+
+/* testutil_dns_stop - resolvers first, then nsd */
+int
+testutil_dns_stop(struct testutil_nsd *nsd, struct dns **ok,
+    struct dns **quiet)
+{
+	dns_destroy(ok);
+	dns_destroy(quiet);
+	return testutil_nsd_stop(nsd);
 }

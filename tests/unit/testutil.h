@@ -73,4 +73,15 @@ int testutil_nsd_start(struct testutil_nsd *nsd, const char *name,
 /* testutil_nsd_stop - stop nsd, close the socket, remove dir; 0 or -1 */
 int testutil_nsd_stop(struct testutil_nsd *nsd);
 
+struct dns;
+
+/* testutil_dns_start - nsd plus two resolvers: *ok_r asks nsd (3 s
+ * timeout), *quiet_r the silent server (0.3 s), one attempt each; 0, or
+ * -1 with everything cleaned up */
+int testutil_dns_start(struct testutil_nsd *nsd, const char *name,
+    const char *top_srcdir, struct dns **ok_r, struct dns **quiet_r);
+/* testutil_dns_stop - the resolvers, then nsd; 0 or -1 */
+int testutil_dns_stop(struct testutil_nsd *nsd, struct dns **ok,
+    struct dns **quiet);
+
 #endif

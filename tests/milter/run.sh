@@ -33,6 +33,17 @@ fi
 verbose=()
 [ "${MILTERTEST_VERBOSE:-0}" = 1 ] && verbose=(-v)
 
+DNS=
+
+# need_dns - DNS: the address of the private nsd, started on first use
+need_dns() {
+	local dir
+	[ -n "$DNS" ] && return 0
+	mktmp_var dir milter-nsd || return 1
+	start_nsd "$dir" || return 1
+	DNS=127.0.0.1@$NSD_PORT
+}
+
 # run_script NAME - one script against its own filterd; 0 when it passed
 run_script() {
 	local name=$1 dir port rc
@@ -40,10 +51,14 @@ run_script() {
 		diag "$name: $HERE/$name.lua or $name.conf missing"
 		return 1
 	fi
+	if grep -q '@DNS@' "$HERE/$name.conf" && ! need_dns; then
+		diag "$name: nsd does not start"
+		return 1
+	fi
 	mktmp_var dir "milter-$name" || return 1
 	port=$(free_port)
 	if ! start_filterd "$dir" "$(sed -e "s|@PORT@|$port|g" \
-	    -e "s|@DIR@|$dir|g" "$HERE/$name.conf")"; then
+	    -e "s|@DIR@|$dir|g" -e "s|@DNS@|$DNS|g" "$HERE/$name.conf")"; then
 		diag "$name: postern-filterd did not start"
 		return 1
 	fi

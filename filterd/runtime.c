@@ -94,6 +94,10 @@ const struct conf_setting runtime_settings[] = {
 	{ .name = "dns_trust_anchor_file", .type = CONF_STRING, .def = "",
 	  .offset = RT_OFF(dns_trust_anchor_file),
 	  .help = "DNSSEC trust anchors (for DANE); empty = none" },
+	{ .name = "dns_cache_size", .type = CONF_UINT, .def = "20000",
+	  .offset = RT_OFF(dns_cache_size),
+	  .help = "DNS answers kept in the process; 0 = libunbound's "
+	    "cache only" },
 	{ 0 },
 };
 
@@ -141,6 +145,7 @@ runtime_dns(struct runtime *rt, const struct conf_file *cf,
 		.attempts = rt->set.dns_attempts,
 		.trust_anchor_file = *rt->set.dns_trust_anchor_file ?
 		    rt->set.dns_trust_anchor_file : NULL,
+		.cache_size = rt->set.dns_cache_size,
 	};
 	const struct conf_entry *ce;
 	char *error = NULL;

@@ -43,6 +43,7 @@ struct filterd_settings {
 	double dns_timeout;
 	unsigned long dns_attempts;
 	char *dns_trust_anchor_file;
+	unsigned long dns_cache_size;
 };
 
 struct runtime {

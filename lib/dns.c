@@ -47,6 +47,7 @@
 #include <unbound.h>
 
 #include "dns.h"
+#include "dns_cache.h"
 #include "inet.h"
 #include "log.h"
 #include "mem.h"
@@ -57,6 +58,7 @@
 
 struct dns {
 	struct ub_ctx *ctx;
+	struct dns_cache *cache;	/* answers kept in front of ctx */
 	pthread_mutex_t lock;		/* see the design note above */
 	pthread_condattr_t condattr;	/* CLOCK_MONOTONIC */
 	pthread_t dispatcher;
@@ -286,6 +288,7 @@ dns_create(const struct dns_settings *settings, char **error_r)
 	dns->ctx = ctx;
 	dns->timeout = settings->timeout;
 	dns->attempts = settings->attempts > 0 ? settings->attempts : 1;
+	dns->cache = dns_cache_create(settings->cache_size);
 	if (pipe2(dns->wake, O_CLOEXEC) < 0)
 		log_panic("dns: pipe: %s", strerror(errno));
 	pthread_mutex_init(&dns->lock, NULL);
@@ -312,6 +315,7 @@ dns_destroy(struct dns **dnsp)
 			log_panic("dns: wake: %s", strerror(errno));
 	pthread_join(dns->dispatcher, NULL);
 	ub_ctx_delete(dns->ctx);
+	dns_cache_destroy(&dns->cache);
 	close(dns->wake[0]);
 	close(dns->wake[1]);
 	pthread_condattr_destroy(&dns->condattr);
@@ -494,6 +498,17 @@ dns_query_batch(struct dns *dns, struct dns_query_item *items, size_t n,
 			items[i].answer.result = DNS_NOTFOUND;
 			continue;
 		}
+		if (dns_cache_get(dns->cache, items[i].name,
+		    items[i].rrtype, arena, &items[i].answer)) {
+			enum dns_qtype_index qi =
+			    dns_qtype_index(items[i].rrtype);
+
+			dns_count(&dns->counters.cached[qi]);
+			dns_count(items[i].answer.result == DNS_FOUND ?
+			    &dns->counters.found[qi] :
+			    &dns->counters.notfound[qi]);
+			continue;
+		}
 		w[i].ask = true;
 		open++;
 	}
@@ -503,8 +518,12 @@ dns_query_batch(struct dns *dns, struct dns_query_item *items, size_t n,
 			if (w[i].ask && !w[i].done)
 				open++;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		dns_finish(dns, arena, &w[i], &items[i]);
+		if (w[i].ask && w[i].done)
+			dns_cache_put(dns->cache, items[i].name,
+			    items[i].rrtype, &items[i].answer);
+	}
 	free(w);
 }
 
@@ -534,6 +553,8 @@ dns_counters_get(struct dns *dns, struct dns_counters *c_r)
 		c_r->error[i] = __atomic_load_n(&dns->counters.error[i],
 		    __ATOMIC_RELAXED);
 		c_r->timeout[i] = __atomic_load_n(&dns->counters.timeout[i],
+		    __ATOMIC_RELAXED);
+		c_r->cached[i] = __atomic_load_n(&dns->counters.cached[i],
 		    __ATOMIC_RELAXED);
 	}
 }

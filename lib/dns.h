@@ -8,7 +8,9 @@
  * round-trip time and falls back to the others, so order is not a
  * priority) or, with none configured, to the servers in
  * /etc/resolv.conf. Answers are cached for their TTL (negative answers
- * too) for the context's lifetime.
+ * too) for the context's lifetime: by libunbound, and the last
+ * cache_size of them also in front of it (dns_cache.h), so that a cached
+ * answer costs no thread hand-off.
  *
  * Three answers, never confused:
  *	DNS_FOUND	records of the type asked for (rdata in answer)
@@ -48,6 +50,8 @@ struct dns_settings {
 	double timeout;			/* seconds per attempt */
 	unsigned long attempts;		/* >= 1 */
 	const char *trust_anchor_file;	/* optional, for DNSSEC (DANE) */
+	unsigned long cache_size;	/* answers kept in front of
+					   libunbound; 0: none */
 };
 
 struct dns_answer {
@@ -76,6 +80,9 @@ struct dns_counters {
 	unsigned long long notfound[DNS_QT_COUNT];
 	unsigned long long error[DNS_QT_COUNT];
 	unsigned long long timeout[DNS_QT_COUNT];
+	unsigned long long cached[DNS_QT_COUNT];	/* of found and
+					   notfound: answered from the
+					   front cache */
 };
 
 struct dns;

@@ -418,6 +418,54 @@ test_cache(void **state)
 	arena_destroy(&arena);
 }
 
+/* test_front_cache - with dns_cache_size, a repeated question (any case,
+ * trailing dot or not) is answered in the process: counted as cached,
+ * and still answered with nsd frozen; a timeout is not kept */
+static void
+test_front_cache(void **state)
+{
+	struct arena *arena = arena_create();
+	char *items[2] = { g.server, NULL };
+	struct dns_settings s = {
+		.servers = { .n = 1, .items = items },
+		.timeout = 0.5, .attempts = 1, .cache_size = 100,
+	};
+	char *error = NULL;
+	struct dns *dns = dns_create(&s, &error);
+	struct dns_counters c;
+	struct dns_answer a;
+
+	(void)state;
+	assert_non_null(dns);
+	assert_int_equal(dns_query(dns, "www.example.com", T_A, arena, &a),
+	    DNS_FOUND);
+	assert_int_equal(dns_query(dns, "nope.example.com", T_A, arena, &a),
+	    DNS_NOTFOUND);
+	dns_counters_get(dns, &c);
+	assert_int_equal(c.cached[DNS_QT_A], 0);
+	assert_int_equal(kill(-g.pid, SIGSTOP), 0);
+	assert_int_equal(dns_query(dns, "WWW.example.com.", T_A, arena, &a),
+	    DNS_FOUND);
+	assert_int_equal(a.n, 1);
+	assert_memory_equal(a.data[0], "\xc0\x00\x02\x0a", 4);
+	assert_true(a.ttl > 0 && a.ttl <= 300);
+	assert_int_equal(dns_query(dns, "nope.example.com", T_A, arena, &a),
+	    DNS_NOTFOUND);
+	assert_true(a.nxdomain);
+	assert_int_equal(dns_query(dns, "aonly.example.com", T_A, arena, &a),
+	    DNS_ERROR);
+	assert_int_equal(dns_query(dns, "aonly.example.com", T_A, arena, &a),
+	    DNS_ERROR);
+	assert_int_equal(kill(-g.pid, SIGCONT), 0);
+	dns_counters_get(dns, &c);
+	assert_int_equal(c.cached[DNS_QT_A], 2);
+	assert_int_equal(c.found[DNS_QT_A], 2);
+	assert_int_equal(c.notfound[DNS_QT_A], 2);
+	assert_int_equal(c.timeout[DNS_QT_A], 2);
+	dns_destroy(&dns);
+	arena_destroy(&arena);
+}
+
 /* test_counters - one slot per type and outcome, others untouched */
 static void
 test_counters(void **state)
@@ -828,6 +876,7 @@ main(void)
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_front_cache),
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_batch_parallel),
 		cmocka_unit_test(test_batch_mixed),

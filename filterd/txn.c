@@ -133,6 +133,7 @@ txn_msg_end(struct txn *txn)
 	txn->body = NULL;
 	txn->body_len = txn->msg_size = 0;
 	txn->score = 0;
+	memset(&txn->spf, 0, sizeof(txn->spf));
 	txn->mod_msg = NULL;
 	memset(&txn->msg_hold, 0, sizeof(txn->msg_hold));
 	txn->msg_ok_from = -1;
@@ -389,6 +390,22 @@ txn_in_mynetworks(struct txn *txn)
 		txn->mynet_known = txn->mynet != TABLE_ERROR;
 	}
 	return (enum table_result)txn->mynet;
+}
+
+/* txn_set_spf - record the message's SPF outcome for later modules */
+void
+txn_set_spf(struct txn *txn, const struct txn_spf *spf)
+{
+	if (!txn->in_msg)
+		log_panic("txn_set_spf outside a message");
+	txn->spf = *spf;
+}
+
+/* txn_spf - the message's SPF outcome; ->result NULL when none */
+const struct txn_spf *
+txn_spf(const struct txn *txn)
+{
+	return &txn->spf;
 }
 
 /* txn_score - the message's total score so far */

@@ -97,6 +97,7 @@ struct txn {
 	size_t body_len;
 	size_t msg_size;
 	double score;
+	struct txn_spf spf;		/* for DMARC; result NULL: none */
 	void **mod_msg;
 	struct txn_hold msg_hold;
 	int msg_ok_from;

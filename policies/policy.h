@@ -196,6 +196,25 @@ struct arena *txn_msg_arena(struct txn *txn);
 const struct policy_globals *txn_globals(const struct txn *txn);
 
 /*
+ * The message's SPF outcome, left by the spf module at MAIL for the
+ * modules after it (DMARC, RFC 7489 §4.1). result is a name as in
+ * Authentication-Results ("pass", "fail", "softfail", "neutral", "none",
+ * "temperror", "permerror"), NULL when SPF was not checked (exempt
+ * client, no spf module, unparseable sender). domain is the identity's
+ * domain; helo says it was the HELO identity (the null sender).
+ */
+struct txn_spf {
+	const char *result;
+	const char *domain;
+	bool helo;
+};
+/* txn_set_spf - record the outcome (copied; strings must live as long as
+ * the message); panics outside a message */
+void txn_set_spf(struct txn *txn, const struct txn_spf *spf);
+/* txn_spf - the outcome; ->result NULL when none was recorded */
+const struct txn_spf *txn_spf(const struct txn *txn);
+
+/*
  * Header edits, queued and applied by the core at end of message in the
  * order given. Values are sanitized by the core (CR removed, bare LF
  * becomes a fold). index: for insert, 0 = top; for change, 1-based among

@@ -732,6 +732,12 @@ spf_mail(const struct policy_call *call, struct verdict *v)
 		spf_check(cfg, call, arena, sender->local, sender->domain,
 		    &msg->mailfrom);
 
+	txn_set_spf(txn, &(struct txn_spf){
+		.result = spf_results[msg->mailfrom.result].name,
+		.domain = msg->mailfrom.domain != NULL ?
+		    arena_strdup(arena, msg->mailfrom.domain) : NULL,
+		.helo = null,
+	});
 	buf_printf(&b, "spf=%s ", spf_results[msg->mailfrom.result].name);
 	if (null) {
 		buf_puts(&b, "smtp.helo=");

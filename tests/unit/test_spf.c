@@ -52,7 +52,22 @@ struct txn {
 	enum table_result mynetworks;
 	char *headers[MAX_HEADERS];	/* "Name: value", top first */
 	size_t nheaders;
+	struct txn_spf spf;		/* what the module recorded */
 };
+
+/* txn_set_spf - fake: keep the outcome */
+void
+txn_set_spf(struct txn *txn, const struct txn_spf *spf)
+{
+	txn->spf = *spf;
+}
+
+/* txn_spf - fake: the kept outcome */
+const struct txn_spf *
+txn_spf(const struct txn *txn)
+{
+	return &txn->spf;
+}
 
 /* txn_client_addr - fake: the field set up by the test */
 const struct inet_addr *
@@ -288,6 +303,7 @@ mail(const char *local, const char *domain, struct verdict *v)
 	arena_destroy(&F.txn.msg_arena);
 	F.txn.msg_arena = arena_create();
 	F.txn.nheaders = 0;
+	memset(&F.txn.spf, 0, sizeof(F.txn.spf));
 	memset(F.msg, 0, spf_module.msg_size);
 	F.txn.has_sender = true;
 	F.txn.sender.local = local;
@@ -369,6 +385,10 @@ test_pass(void **state)
 	assert_string_equal(v.authres,
 	    "spf=pass smtp.mailfrom=user@pass.spf.example.org");
 	assert_string_equal(v.reason, "spf mailfrom=pass");
+	/* the outcome stays in the transaction for DMARC */
+	assert_string_equal(F.txn.spf.result, "pass");
+	assert_string_equal(F.txn.spf.domain, "pass.spf.example.org");
+	assert_false(F.txn.spf.helo);
 	assert_int_equal(F.txn.nheaders, 2);
 	assert_string_equal(F.txn.headers[0], "Received-SPF: pass "
 	    "(mx.example.net: domain of pass.spf.example.org designates "
@@ -591,6 +611,9 @@ test_helo(void **state)
 	assert_dunno(&v);
 	assert_string_equal(v.authres,
 	    "spf=fail smtp.helo=badhelo.spf.example.org");
+	assert_string_equal(F.txn.spf.result, "fail");
+	assert_string_equal(F.txn.spf.domain, "badhelo.spf.example.org");
+	assert_true(F.txn.spf.helo);
 	assert_int_equal(F.txn.nheaders, 1);
 	assert_string_equal(F.txn.headers[0], "Received-SPF: fail "
 	    "(mx.example.net: domain of badhelo.spf.example.org does not "
@@ -668,6 +691,7 @@ test_exempt(void **state)
 	    POLICY_DONE);
 	assert_dunno(&v);
 	assert_null(v.authres);
+	assert_null(F.txn.spf.result);
 	assert_int_equal(F.txn.nheaders, 0);
 	F.txn.mynetworks = TABLE_ERROR;
 	assert_int_equal(mail("user", "pass.spf.example.org", &v),

@@ -134,6 +134,8 @@ txn_msg_end(struct txn *txn)
 	txn->body_len = txn->msg_size = 0;
 	txn->score = 0;
 	memset(&txn->spf, 0, sizeof(txn->spf));
+	txn->dkim = NULL;
+	txn->ndkim = txn->dkim_cap = 0;
 	txn->mod_msg = NULL;
 	memset(&txn->msg_hold, 0, sizeof(txn->msg_hold));
 	txn->msg_ok_from = -1;
@@ -406,6 +408,41 @@ const struct txn_spf *
 txn_spf(const struct txn *txn)
 {
 	return &txn->spf;
+}
+
+/* txn_add_dkim - record one DKIM outcome for later modules */
+void
+txn_add_dkim(struct txn *txn, const struct txn_dkim *dkim)
+{
+	if (!txn->in_msg)
+		log_panic("txn_add_dkim outside a message");
+	if (txn->ndkim == txn->dkim_cap) {
+		size_t cap = txn->dkim_cap ? txn->dkim_cap * 2 : 4;
+		struct txn_dkim *n = arena_alloc(txn->msg_arena,
+		    cap * sizeof(*n));
+
+		if (txn->ndkim > 0)
+			memcpy(n, txn->dkim, txn->ndkim * sizeof(*n));
+		txn->dkim = n;
+		txn->dkim_cap = cap;
+	}
+	txn->dkim[txn->ndkim++] = *dkim;
+}
+
+/* txn_dkim_count - DKIM outcomes recorded for this message */
+size_t
+txn_dkim_count(const struct txn *txn)
+{
+	return txn->ndkim;
+}
+
+/* txn_dkim_at - DKIM outcome i */
+const struct txn_dkim *
+txn_dkim_at(const struct txn *txn, size_t i)
+{
+	if (i >= txn->ndkim)
+		log_panic("txn_dkim_at(%zu) of %zu", i, txn->ndkim);
+	return &txn->dkim[i];
 }
 
 /* txn_score - the message's total score so far */

@@ -98,6 +98,8 @@ struct txn {
 	size_t msg_size;
 	double score;
 	struct txn_spf spf;		/* for DMARC; result NULL: none */
+	struct txn_dkim *dkim;		/* for DMARC, in msg arena */
+	size_t ndkim, dkim_cap;
 	void **mod_msg;
 	struct txn_hold msg_hold;
 	int msg_ok_from;

@@ -215,6 +215,26 @@ void txn_set_spf(struct txn *txn, const struct txn_spf *spf);
 const struct txn_spf *txn_spf(const struct txn *txn);
 
 /*
+ * The message's DKIM outcomes, one per signature evaluated, left by the
+ * dkim module at EOM for the modules after it (DMARC, RFC 7489 §4.2).
+ * result is a name as in Authentication-Results ("pass", "fail",
+ * "policy", "neutral", "temperror", "permerror"); domain is the d= tag
+ * (lower case), selector the s= tag. Strings live as long as the message.
+ */
+struct txn_dkim {
+	const char *result;
+	const char *domain;
+	const char *selector;
+};
+/* txn_add_dkim - record one outcome (copied); panics outside a message */
+void txn_add_dkim(struct txn *txn, const struct txn_dkim *dkim);
+/* txn_dkim_count - outcomes recorded for this message (0 if no dkim
+ * module ran, or the message had no signature) */
+size_t txn_dkim_count(const struct txn *txn);
+/* txn_dkim_at - outcome i, 0 <= i < txn_dkim_count */
+const struct txn_dkim *txn_dkim_at(const struct txn *txn, size_t i);
+
+/*
  * Header edits, queued and applied by the core at end of message in the
  * order given. Values are sanitized by the core (CR removed, bare LF
  * becomes a fold). index: for insert, 0 = top; for change, 1-based among

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dkim_tool.h"
+#include "dmarc_tool.h"
 #include "list_tool.h"
 #include "log.h"
 
@@ -19,6 +21,10 @@ static const struct {
 } posternctl_groups[] = {
 	{ .name = "lists", .run = list_tool_main,
 	  .summary = "compile and query lookup tables" },
+	{ .name = "dkim", .run = dkim_tool_main,
+	  .summary = "generate DKIM keys and check their DNS records" },
+	{ .name = "dmarc", .run = dmarc_tool_main,
+	  .summary = "DMARC aggregate reports from the local store" },
 	{ 0 },
 };
 

@@ -1,0 +1,2 @@
+/* dmarc.c - placeholder, see dmarc.h */
+#include "config.h"

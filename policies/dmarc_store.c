@@ -1,0 +1,2 @@
+/* dmarc_store.c - placeholder, see dmarc_store.h */
+#include "config.h"

@@ -28,6 +28,8 @@
 struct milter_conn {
 	struct txn *txn;
 	bool nr_hdr;		/* header replies negotiated away */
+	bool leadspc;		/* header values keep their leading space,
+				   ours must bring one (SMFIP_HDR_LEADSPC) */
 	bool nr_early;		/* connect/helo/mail replies negotiated away */
 	bool msg_logged;	/* summary line written for this message */
 };
@@ -330,8 +332,10 @@ milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		steps |= SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL;
 		mc->nr_early = true;
 	}
-	if ((p->flags & POLICY_NEEDS_LEADSPC) && (f1 & SMFIP_HDR_LEADSPC))
+	if ((p->flags & POLICY_NEEDS_LEADSPC) && (f1 & SMFIP_HDR_LEADSPC)) {
 		steps |= SMFIP_HDR_LEADSPC;
+		mc->leadspc = true;
+	}
 	steps &= f1;
 
 	if (f0 & SMFIF_SETSYMLIST) {
@@ -441,10 +445,13 @@ milter_header(SMFICTX *ctx, char *name, char *value)
 	txn->msg_size += strlen(name) + strlen(value) + 4;
 	txn_header_seen(txn, name, value);
 	txn->hdr_name = name;
-	txn->hdr_value = value;
+	/* modules see the value without its leading space either way;
+	 * the exact bytes only when the MTA sends them (LEADSPC) */
+	txn->hdr_raw = mc->leadspc ? value : NULL;
+	txn->hdr_value = mc->leadspc && value[0] == ' ' ? value + 1 : value;
 	if (txn->rt->pipeline->stage_used[POLICY_HEADER])
 		st = milter_stage(ctx, mc, POLICY_HEADER);
-	txn->hdr_name = txn->hdr_value = NULL;
+	txn->hdr_name = txn->hdr_value = txn->hdr_raw = NULL;
 	return mc->nr_hdr ? SMFIS_NOREPLY : st;
 }
 
@@ -474,9 +481,20 @@ milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return st;
 }
 
+/* milter_hdr_value - a value we add: with SMFIP_HDR_LEADSPC the MTA
+ * writes "Name:" and the value as given, so it must bring the space */
+static const char *
+milter_hdr_value(const struct milter_conn *mc, struct txn *txn,
+    const char *value)
+{
+	if (value == NULL || !mc->leadspc)
+		return value;
+	return arena_printf(txn->msg_arena, " %s", value);
+}
+
 /* milter_apply_edits - forged A-R out, ours in, then modules' edits */
 static void
-milter_apply_edits(SMFICTX *ctx, struct txn *txn)
+milter_apply_edits(SMFICTX *ctx, struct milter_conn *mc, struct txn *txn)
 {
 	const char *ar;
 
@@ -492,8 +510,8 @@ milter_apply_edits(SMFICTX *ctx, struct txn *txn)
 			    "authserv-id %s (index %u)",
 			    txn->rt->globals.authserv_id, txn->ar_forged[i]);
 	}
-	ar = authres_build(txn->msg_arena, txn->rt->globals.authserv_id,
-	    txn->authres, txn->nauthres);
+	ar = milter_hdr_value(mc, txn, authres_build(txn->msg_arena,
+	    txn->rt->globals.authserv_id, txn->authres, txn->nauthres));
 	if (smfi_insheader(ctx, 0, "Authentication-Results", (char *)ar) !=
 	    MI_SUCCESS)
 		log_msg(LOG_WARNING, txn_log_id(txn),
@@ -504,15 +522,15 @@ milter_apply_edits(SMFICTX *ctx, struct txn *txn)
 		switch (e->kind) {
 		case TXN_EDIT_ADD:
 			rc = smfi_addheader(ctx, (char *)e->name,
-			    (char *)e->value);
+			    (char *)milter_hdr_value(mc, txn, e->value));
 			break;
 		case TXN_EDIT_INSERT:
 			rc = smfi_insheader(ctx, (int)e->index, (char *)e->name,
-			    (char *)e->value);
+			    (char *)milter_hdr_value(mc, txn, e->value));
 			break;
 		case TXN_EDIT_CHANGE:
 			rc = smfi_chgheader(ctx, (char *)e->name, (int)e->index,
-			    (char *)e->value);
+			    (char *)milter_hdr_value(mc, txn, e->value));
 			break;
 		}
 		if (rc != MI_SUCCESS)
@@ -558,7 +576,7 @@ milter_eom(SMFICTX *ctx)
 		st = SMFIS_DISCARD;
 		action = "discard";
 	} else if (st == SMFIS_CONTINUE) {
-		milter_apply_edits(ctx, txn);
+		milter_apply_edits(ctx, mc, txn);
 		if (txn->quarantine) {
 			action = "quarantine";
 			if (smfi_quarantine(ctx, (char *)milter_reply_text(

@@ -129,7 +129,7 @@ txn_msg_end(struct txn *txn)
 	txn->rcpts = NULL;
 	txn->nrcpt = txn->rcpt_cap = txn->nrcpt_rejected = 0;
 	txn->last_reject = NULL;
-	txn->hdr_name = txn->hdr_value = NULL;
+	txn->hdr_name = txn->hdr_value = txn->hdr_raw = NULL;
 	txn->body = NULL;
 	txn->body_len = txn->msg_size = 0;
 	txn->score = 0;
@@ -369,6 +369,19 @@ const char *
 txn_header_value(const struct txn *txn)
 {
 	return txn->hdr_value;
+}
+
+/* txn_header_raw - current header's value as after the colon */
+const char *
+txn_header_raw(const struct txn *txn)
+{
+	if (txn->hdr_raw != NULL)
+		return txn->hdr_raw;
+	if (txn->hdr_value == NULL)
+		return NULL;
+	/* the MTA dropped the leading space: "Name: value" is the usual
+	 * form, and what relaxed canonicalization makes of it anyway */
+	return arena_printf(txn->msg_arena, " %s", txn->hdr_value);
 }
 
 /* txn_body_chunk - current body chunk (BODY stage) */

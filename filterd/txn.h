@@ -93,6 +93,7 @@ struct txn {
 	const char *last_reject;	/* reply text of the last rejection */
 	const char *hdr_name;
 	const char *hdr_value;
+	const char *hdr_raw;		/* exact, if the MTA gave it so */
 	const unsigned char *body;
 	size_t body_len;
 	size_t msg_size;

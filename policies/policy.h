@@ -183,9 +183,13 @@ const char *txn_rcpt_raw(const struct txn *txn);
 /* accepted recipients of this message so far */
 size_t txn_rcpt_count(const struct txn *txn);
 const struct mailaddr *txn_rcpt_at(const struct txn *txn, size_t i);
-/* HEADER stage: the current header */
+/* HEADER stage: the current header. txn_header_value has no leading
+ * white space; txn_header_raw is the value byte for byte as after the
+ * colon when the module set POLICY_NEEDS_LEADSPC and the MTA supports
+ * it, else " " + the value (DKIM's simple canonicalization needs it) */
 const char *txn_header_name(const struct txn *txn);
 const char *txn_header_value(const struct txn *txn);
+const char *txn_header_raw(const struct txn *txn);
 /* BODY stage: the current chunk */
 const unsigned char *txn_body_chunk(const struct txn *txn, size_t *len_r);
 /* txn_in_mynetworks - client in the global mynetworks (cached) */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "dkim.h"
 #include "dnsbl.h"
 #include "registry.h"
 #include "spf.h"
@@ -14,6 +15,7 @@ const struct policy_module *const registry_modules[] = {
 	&access_module,
 	&dnsbl_module,
 	&spf_module,
+	&dkim_module,
 	NULL,
 };
 

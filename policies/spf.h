@@ -15,7 +15,7 @@
  * sender) and queues one Received-SPF header per identity checked
  * (RFC 7208 §9.1). Clients in mynetworks, authenticated clients and
  * clients found in skip_clients are not checked. The results stay in
- * the module's connection and message state (for DMARC).
+ * transaction (txn_spf) for DMARC.
  */
 #ifndef POSTERN_SPF_H
 #define POSTERN_SPF_H

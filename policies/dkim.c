@@ -210,17 +210,57 @@ dk_dns_close(void *srv)
 	(void)srv;
 }
 
-/* dk_dns_nxdomain - a bare NXDOMAIN reply for names lib/dns refuses
- * without asking (not valid DNS names): no key, not a DNS failure */
+/* dk_dns_nxdomain - an NXDOMAIN reply for a name lib/dns or we refuse
+ * without asking (not a usable DNS name): no key, not a DNS failure.
+ * libopendkim reads the question back, so the reply carries one; a name
+ * that cannot be put in wire form is asked as the root. */
 static size_t
-dk_dns_nxdomain(unsigned char *buf, size_t buflen)
+dk_dns_nxdomain(const unsigned char *name, int type, unsigned char *buf,
+    size_t buflen)
 {
-	static const unsigned char hdr[12] = { 0, 0, 0x81, 0x83 };
+	static const unsigned char hdr[12] = { 0, 0, 0x81, 0x83, 0, 1 };
+	unsigned char wire[256];
+	size_t n = 0, start = 0, len = strlen((const char *)name);
 
-	if (buflen < sizeof(hdr))
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && name[i] != '.')
+			continue;
+		if (i == start || i - start > 63 || n + 1 + (i - start) + 1 >
+		    sizeof(wire)) {
+			n = 0;		/* empty or long label: the root */
+			break;
+		}
+		wire[n++] = (unsigned char)(i - start);
+		memcpy(wire + n, name + start, i - start);
+		n += i - start;
+		start = i + 1;
+	}
+	wire[n++] = 0;
+	if (buflen < sizeof(hdr) + n + 4)
 		return 0;
 	memcpy(buf, hdr, sizeof(hdr));
-	return sizeof(hdr);
+	memcpy(buf + sizeof(hdr), wire, n);
+	buf[sizeof(hdr) + n] = (unsigned char)(type >> 8);
+	buf[sizeof(hdr) + n + 1] = (unsigned char)type;
+	buf[sizeof(hdr) + n + 2] = 0;
+	buf[sizeof(hdr) + n + 3] = 1;		/* class IN */
+	return sizeof(hdr) + n + 4;
+}
+
+/* dk_dns_hostname - a key name made of letters, digits, '-', '_' and
+ * dots only: s= and d= come from the message, and anything else cannot
+ * name a key (a resolver would refuse it, which must not read as a DNS
+ * failure) */
+static bool
+dk_dns_hostname(const unsigned char *name)
+{
+	for (; *name != '\0'; name++)
+		if (!isalnum(*name) && *name != '-' && *name != '_' &&
+		    *name != '.')
+			return false;
+	return true;
 }
 
 /* dk_dns_start - the whole query, now; the answer packet into buf */
@@ -234,6 +274,13 @@ dk_dns_start(void *srv, int type, unsigned char *query, unsigned char *buf,
 
 	q->status = DKIM_DNS_ERROR;
 	q->dnssec = DKIM_DNSSEC_UNKNOWN;
+	if (!dk_dns_hostname(query)) {
+		q->bytes = dk_dns_nxdomain(query, type, buf, buflen);
+		q->status = q->bytes > 0 ? DKIM_DNS_SUCCESS : DKIM_DNS_ERROR;
+		arena_destroy(&arena);
+		*qh = q;
+		return 0;
+	}
 	switch (dns_query(srv, (const char *)query, type, arena, &a)) {
 	case DNS_FOUND:
 	case DNS_NOTFOUND:
@@ -242,7 +289,7 @@ dk_dns_start(void *srv, int type, unsigned char *query, unsigned char *buf,
 			memcpy(buf, a.packet, a.packet_len);
 			q->bytes = a.packet_len;
 		} else if (a.packet == NULL)
-			q->bytes = dk_dns_nxdomain(buf, buflen);
+			q->bytes = dk_dns_nxdomain(query, type, buf, buflen);
 		else
 			break;		/* larger than libopendkim's buffer */
 		if (q->bytes > 0)
@@ -420,12 +467,24 @@ dk_is_signer(const struct dk_config *cfg, struct txn *txn)
 	}
 }
 
-/* dk_feed_headers - every kept header, then the end of headers; false
- * (with msg->broken) when libopendkim refuses */
+/* dk_lib_broken - a status that means libopendkim itself failed (as
+ * opposed to judging hostile input, which verification must survive) */
 static bool
-dk_feed_headers(struct dk_msg *msg, DKIM *d)
+dk_lib_broken(DKIM_STAT st)
+{
+	return st == DKIM_STAT_INTERNAL || st == DKIM_STAT_NORESOURCE ||
+	    st == DKIM_STAT_INVALID;
+}
+
+/* dk_feed_headers - every kept header, then the end of headers; false
+ * (with msg->broken) when the handle cannot go on. A signing handle must
+ * take everything; a verifying one may find the input malformed, which
+ * its signatures' results will say. */
+static bool
+dk_feed_headers(struct dk_msg *msg, DKIM *d, bool signing)
 {
 	struct buf b = { 0 };
+	DKIM_STAT st;
 	bool ok = true;
 
 	for (size_t i = 0; i < msg->nhdrs && ok; i++) {
@@ -440,19 +499,16 @@ dk_feed_headers(struct dk_msg *msg, DKIM *d)
 				buf_putc(&b, '\r');
 			buf_putc(&b, *p);
 		}
-		if (dkim_header(d, (u_char *)buf_cstr(&b), b.len) !=
-		    DKIM_STAT_OK) {
+		st = dkim_header(d, (u_char *)buf_cstr(&b), b.len);
+		if (st != DKIM_STAT_OK && (signing || dk_lib_broken(st))) {
 			msg->broken = "a header field was refused";
 			ok = false;
 		}
 	}
 	buf_free(&b);
 	if (ok) {
-		DKIM_STAT st = dkim_eoh(d);
-
-		/* a verifying handle says NOSIG when there is nothing to
-		 * check: not an error */
-		if (st != DKIM_STAT_OK && st != DKIM_STAT_NOSIG) {
+		st = dkim_eoh(d);
+		if (st != DKIM_STAT_OK && (signing || dk_lib_broken(st))) {
 			msg->broken = "the header was refused";
 			ok = false;
 		}
@@ -559,7 +615,7 @@ dk_start_signing(const struct dk_config *cfg, const struct policy_call
 			msg->broken = "bad signer identity";
 			return;
 		}
-		if (!dk_feed_headers(msg, d))
+		if (!dk_feed_headers(msg, d, true))
 			return;
 	}
 }
@@ -594,7 +650,7 @@ dk_eoh_stage(const struct policy_call *call, struct verdict *v)
 	}
 	arena_cleanup(arena, dk_free_handle, msg->verify);
 	dkim_set_user_context(msg->verify, (void *)cfg);
-	dk_feed_headers(msg, msg->verify);
+	dk_feed_headers(msg, msg->verify, false);
 	return POLICY_DONE;
 }
 
@@ -612,9 +668,7 @@ dk_body_stage(const struct policy_call *call, struct verdict *v)
 	if (msg->verify != NULL) {
 		DKIM_STAT st = dkim_body(msg->verify, (u_char *)chunk, len);
 
-		/* SYNTAX here means nothing is left to verify */
-		if (st != DKIM_STAT_OK && st != DKIM_STAT_SYNTAX &&
-		    st != DKIM_STAT_NOSIG)
+		if (dk_lib_broken(st))
 			msg->broken = "the body was refused";
 	}
 	for (size_t i = 0; i < msg->nsign; i++)
@@ -852,6 +906,11 @@ dk_verify_finish(const struct dk_config *cfg, const struct policy_call
 	DKIM_STAT st;
 
 	st = dkim_eom(msg->verify, NULL);
+	if (dk_lib_broken(st)) {
+		log_msg(LOG_WARNING, txn_queue_id(call->txn),
+		    "dkim: cannot verify: %s", dkim_getresultstr(st));
+		return POLICY_FAILED;
+	}
 	if (st == DKIM_STAT_NOSIG || dkim_getsiglist(msg->verify, &sigs,
 	    &nsigs) != DKIM_STAT_OK || nsigs == 0)
 		return POLICY_DONE;	/* not signed: nothing to say */

@@ -7,6 +7,7 @@
 
 #include "access.h"
 #include "dkim.h"
+#include "dmarc.h"
 #include "dnsbl.h"
 #include "registry.h"
 #include "spf.h"
@@ -16,6 +17,7 @@ const struct policy_module *const registry_modules[] = {
 	&dnsbl_module,
 	&spf_module,
 	&dkim_module,
+	&dmarc_module,
 	NULL,
 };
 

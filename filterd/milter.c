@@ -28,6 +28,7 @@
 struct milter_conn {
 	struct txn *txn;
 	bool nr_hdr;		/* header replies negotiated away */
+	bool nr_eoh, nr_body;	/* and those to EOH and body chunks */
 	bool leadspc;		/* header values keep their leading space,
 				   ours must bring one (SMFIP_HDR_LEADSPC) */
 	bool nr_early;		/* connect/helo/mail replies negotiated away */
@@ -222,6 +223,8 @@ milter_verdict(SMFICTX *ctx, struct milter_conn *mc, enum policy_stage stage,
 	bool before_rcpt = stage == POLICY_CONNECT || stage == POLICY_HELO ||
 	    stage == POLICY_MAIL;
 	bool conn_scope = stage == POLICY_CONNECT || stage == POLICY_HELO;
+	bool in_data = stage == POLICY_HEADER || stage == POLICY_EOH ||
+	    stage == POLICY_BODY;
 
 	switch (v->action) {
 	case VERDICT_DUNNO:
@@ -234,6 +237,15 @@ milter_verdict(SMFICTX *ctx, struct milter_conn *mc, enum policy_stage stage,
 			milter_hold(conn_scope ? &txn->conn_hold :
 			    &txn->msg_hold, v, module, stage,
 			    conn_scope ? txn->conn_arena : txn->msg_arena);
+			return SMFIS_CONTINUE;
+		}
+		if (in_data) {
+			/* the client hears it after the final dot anyway;
+			 * held, the MTA need not wait for these replies */
+			pipeline_default_reply(v);
+			if (!txn->data_hold.set)
+				milter_hold(&txn->data_hold, v, module, stage,
+				    txn->msg_arena);
 			return SMFIS_CONTINUE;
 		}
 		return milter_refuse(ctx, txn, stage, v, module);
@@ -316,11 +328,21 @@ milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	 * Nagle holds the header until our delayed ACK fires (~40 ms per
 	 * message, measured end to end; see docs/performance.md). */
 	steps |= SMFIP_NOUNKNOWN;
-	/* headers are always watched (forged A-R), but need no answer unless
-	 * a module can object to one */
-	if (!p->stage_used[POLICY_HEADER] && (f1 & SMFIP_NR_HDR)) {
+	/* A refusal during the data is held until the end of the message
+	 * (the client hears it after the final dot in any case), so the MTA
+	 * need not wait for a reply to each header, the end of headers or a
+	 * body chunk: each reply saved is a round trip through libmilter */
+	if (f1 & SMFIP_NR_HDR) {
 		steps |= SMFIP_NR_HDR;
 		mc->nr_hdr = true;
+	}
+	if (f1 & SMFIP_NR_EOH) {
+		steps |= SMFIP_NR_EOH;
+		mc->nr_eoh = true;
+	}
+	if (f1 & SMFIP_NR_BODY) {
+		steps |= SMFIP_NR_BODY;
+		mc->nr_body = true;
 	}
 	/* With delay_reject every verdict before RCPT is held, so the answer
 	 * at connect, helo and mail is always "continue": the MTA need not
@@ -460,8 +482,9 @@ static sfsistat
 milter_eoh(SMFICTX *ctx)
 {
 	struct milter_conn *mc = milter_conn_get(ctx);
+	sfsistat st = milter_stage(ctx, mc, POLICY_EOH);
 
-	return milter_stage(ctx, mc, POLICY_EOH);
+	return mc->nr_eoh ? SMFIS_NOREPLY : st;
 }
 
 /* milter_body - one body chunk */
@@ -478,6 +501,8 @@ milter_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	st = milter_stage(ctx, mc, POLICY_BODY);
 	txn->body = NULL;
 	txn->body_len = 0;
+	if (mc->nr_body)
+		st = SMFIS_NOREPLY;
 	return st;
 }
 
@@ -555,7 +580,11 @@ milter_eom(SMFICTX *ctx)
 		txn_msg_begin(txn);
 	txn_refresh_qid(txn);
 	memset(&v, 0, sizeof(v));
-	if (p->stage_used[POLICY_EOM])
+	if (txn->data_hold.set) {
+		/* refused during the data: the first refusal stands */
+		v = txn->data_hold.v;
+		module = txn->data_hold.module;
+	} else if (p->stage_used[POLICY_EOM])
 		pipeline_run(p, txn, POLICY_EOM, &v, &module);
 	if (v.action == VERDICT_DUNNO || v.action == VERDICT_OK)
 		pipeline_score_verdict(p, txn, &v);

@@ -138,6 +138,7 @@ txn_msg_end(struct txn *txn)
 	txn->ndkim = txn->dkim_cap = 0;
 	txn->mod_msg = NULL;
 	memset(&txn->msg_hold, 0, sizeof(txn->msg_hold));
+	memset(&txn->data_hold, 0, sizeof(txn->data_hold));
 	txn->msg_ok_from = -1;
 	txn->msg_results = NULL;
 	txn->edits = NULL;

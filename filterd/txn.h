@@ -103,6 +103,8 @@ struct txn {
 	size_t ndkim, dkim_cap;
 	void **mod_msg;
 	struct txn_hold msg_hold;
+	struct txn_hold data_hold;	/* refusal at HEADER/EOH/BODY, given
+					   at EOM */
 	int msg_ok_from;
 	struct txn_result *msg_results;
 	struct txn_edit *edits, **edits_tail;

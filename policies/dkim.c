@@ -37,6 +37,7 @@
 #include "dkim_key.h"
 #include "dkim_tables.h"
 #include "dns.h"
+#include "hdrval.h"
 #include "log.h"
 #include "lookup.h"
 #include "mem.h"
@@ -801,20 +802,6 @@ dk_sig_outcome(const struct dk_config *cfg, const struct dk_msg *msg,
 	return DKR_NEUTRAL;
 }
 
-/* dk_identity - header.i as RFC 8601 §2.3 allows it bare
- * ([local-part] "@" domain), else quoted */
-static const char *
-dk_identity(struct arena *arena, const char *id)
-{
-	const char *at = strrchr(id, '@');
-	bool bare = at != NULL && at[1] != '\0';
-
-	for (const char *p = id; bare && *p != '\0'; p++)
-		if (!isalnum((unsigned char)*p) && strchr(p < at ?
-		    "!#$%&'*+/=?^_`{|}~.-" : "@.-", *p) == NULL)
-			bare = false;
-	return bare ? arena_strdup(arena, id) : authres_quote(arena, id);
-}
 
 /* dk_sig_authres - one "dkim=" fragment for a signature */
 static void
@@ -846,9 +833,10 @@ dk_sig_authres(struct arena *arena, DKIM *d, DKIM_SIGINFO *sig,
 		buf_printf(b, " header.d=%s",
 		    authres_quote(arena, (const char *)domain));
 	if (dkim_sig_getidentity(d, sig, identity, sizeof(identity)) ==
-	    DKIM_STAT_OK && identity[0] != '\0')
-		buf_printf(b, " header.i=%s",
-		    dk_identity(arena, (const char *)identity));
+	    DKIM_STAT_OK && identity[0] != '\0') {
+		buf_puts(b, " header.i=");
+		hdrval_address(b, (const char *)identity);
+	}
 	if (selector != NULL)
 		buf_printf(b, " header.s=%s",
 		    authres_quote(arena, (const char *)selector));

@@ -53,6 +53,7 @@
 
 #include "arena.h"
 #include "buf.h"
+#include "hdrval.h"
 #include "conf.h"
 #include "dmarc.h"
 #include "dmarc_store.h"
@@ -999,44 +1000,6 @@ dmarc_evaluate(const struct dmarc_config *cfg, struct txn *txn,
 
 /* --- output --------------------------------------------------------------- */
 
-/* dmarc_dot_atom - s is an RFC 5322 dot-atom of ASCII atext */
-static bool
-dmarc_dot_atom(const char *s)
-{
-	const char *p;
-
-	if (*s == '\0' || *s == '.')
-		return false;
-	for (p = s; *p != '\0'; p++) {
-		if (*p == '.') {
-			if (p[1] == '.' || p[1] == '\0')
-				return false;
-		} else if ((unsigned char)*p >= 0x80 ||
-		    !dmarc_atext((unsigned char)*p))
-			return false;
-	}
-	return true;
-}
-
-/* dmarc_value - a dot-atom as it is, anything else as a quoted-string
- * in which control and non-ASCII bytes become '?' (no CR or LF can
- * reach a header) */
-static void
-dmarc_value(struct buf *b, const char *s)
-{
-	if (dmarc_dot_atom(s)) {
-		buf_puts(b, s);
-		return;
-	}
-	buf_putc(b, '"');
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_putc(b, '\\');
-		buf_putc(b, (unsigned char)*s < 0x20 ||
-		    (unsigned char)*s >= 0x7f ? '?' : *s);
-	}
-	buf_putc(b, '"');
-}
 
 /* dmarc_authres - "dmarc=RESULT [(p= sp= dis=)] [header.from=DOMAIN]" */
 static const char *
@@ -1052,7 +1015,7 @@ dmarc_authres(struct arena *arena, const struct dmarc_eval *ev)
 		    dmarc_disp_names[ev->applied]);
 	if (ev->from != NULL) {
 		buf_puts(&b, " header.from=");
-		dmarc_value(&b, ev->from);
+		hdrval_value(&b, ev->from);
 	}
 	out = arena_strdup(arena, buf_cstr(&b));
 	buf_free(&b);

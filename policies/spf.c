@@ -50,6 +50,7 @@
 
 #include "arena.h"
 #include "buf.h"
+#include "hdrval.h"
 #include "conf.h"
 #include "dns.h"
 #include "inet.h"
@@ -474,67 +475,6 @@ spf_check(const struct spf_config *cfg, const struct policy_call *call,
 
 /* --- output --------------------------------------------------------------- */
 
-/* spf_atext - an RFC 5322 atext character */
-static bool
-spf_atext(char c)
-{
-	return isalnum((unsigned char)c) || strchr("!#$%&'*+-/=?^_`{|}~",
-	    c) != NULL;
-}
-
-/* spf_dot_atom - whether s is a non-empty RFC 5322 dot-atom */
-static bool
-spf_dot_atom(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || s[0] == '.' || s[len - 1] == '.')
-		return false;
-	for (i = 0; i < len; i++)
-		if (!(spf_atext(s[i]) || (s[i] == '.' && s[i + 1] != '.')))
-			return false;
-	return true;
-}
-
-/* spf_quote - s as an RFC 5322 quoted-string; control and non-ASCII
- * bytes become '?' so that no CR or LF can reach a header */
-static void
-spf_quote(struct buf *b, const char *s)
-{
-	buf_putc(b, '"');
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_putc(b, '\\');
-		buf_putc(b, (unsigned char)*s < 0x20 ||
-		    (unsigned char)*s >= 0x7f ? '?' : *s);
-	}
-	buf_putc(b, '"');
-}
-
-/* spf_value - a dot-atom as it is, anything else quoted */
-static void
-spf_value(struct buf *b, const char *s)
-{
-	if (spf_dot_atom(s, strlen(s)))
-		buf_puts(b, s);
-	else
-		spf_quote(b, s);
-}
-
-/* spf_address - local@domain as it is when both parts are dot-atoms
- * (RFC 8601 pvalue), else quoted */
-static void
-spf_address(struct buf *b, const char *addr)
-{
-	const char *at = strrchr(addr, '@');
-
-	if (at != NULL && spf_dot_atom(addr, (size_t)(at - addr)) &&
-	    spf_dot_atom(at + 1, strlen(at + 1)))
-		buf_puts(b, addr);
-	else
-		spf_quote(b, addr);
-}
-
 /* spf_comment - the result's comment template with $d and $i filled */
 static void
 spf_comment(struct buf *b, const char *tmpl, const char *domain,
@@ -577,18 +517,18 @@ spf_received(const struct spf_config *cfg, const struct policy_call *call,
 		buf_putc(&b, ')');
 	}
 	buf_printf(&b, " client-ip=%s; envelope-from=", ip);
-	spf_quote(&b, sender != NULL ? sender->full : "");
+	hdrval_quote(&b, sender != NULL ? sender->full : "");
 	buf_puts(&b, ";");
 	if (helo != NULL) {
 		buf_puts(&b, " helo=");
-		spf_value(&b, helo);
+		hdrval_value(&b, helo);
 		buf_putc(&b, ';');
 	}
 	if (o->problem != NULL)
 		buf_printf(&b, " problem=\"%s\";", o->problem);
 	if (cfg->hostname != NULL) {
 		buf_puts(&b, " receiver=");
-		spf_value(&b, cfg->hostname);
+		hdrval_value(&b, cfg->hostname);
 		buf_putc(&b, ';');
 	}
 	buf_printf(&b, " identity=%s;", identity);
@@ -741,10 +681,10 @@ spf_mail(const struct policy_call *call, struct verdict *v)
 	buf_printf(&b, "spf=%s ", spf_results[msg->mailfrom.result].name);
 	if (null) {
 		buf_puts(&b, "smtp.helo=");
-		spf_value(&b, txn_helo(txn) != NULL ? txn_helo(txn) : "");
+		hdrval_value(&b, txn_helo(txn) != NULL ? txn_helo(txn) : "");
 	} else {
 		buf_puts(&b, "smtp.mailfrom=");
-		spf_address(&b, sender->full);
+		hdrval_address(&b, sender->full);
 	}
 	v->authres = arena_strdup(arena, buf_cstr(&b));
 	buf_free(&b);

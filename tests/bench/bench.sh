@@ -20,11 +20,14 @@ ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
 }
 
-# cpu_us PID - utime + stime of a process in microseconds
+# cpu_us PID... - utime + stime of the processes in microseconds
 cpu_us() {
-	awk -v hz="$(getconf CLK_TCK)" '{
+	local p
+	for p in "$@"; do
+		cat "/proc/$p/stat"
+	done | awk -v hz="$(getconf CLK_TCK)" '{
 		sub(/.*\) /, "");	# fields after the command name
-		printf "%d\n", ($12 + $13) * 1000000 / hz }' "/proc/$1/stat"
+		t += $12 + $13 } END { printf "%d\n", t * 1000000 / hz }'
 }
 
 # queue_busy DIR - messages still waiting in an instance's queue
@@ -90,4 +93,85 @@ timed_run() {
 	E2E_RATE=$(awk -v n="$count" -v a="$t0" -v b="$t2" \
 	    'BEGIN { printf "%.1f", n / (b - a) }')
 	return 0
+}
+
+# bench_rounds - the measured runs: RUNS rounds, each configuration of
+# CONFIGS in turn (so noisy phases hit all of them), each one
+# "run_once NAME COUNT ROUND" (defined by the script; NAME is
+# "CONFIG run ROUND"). A script may define bench_before CONFIG, called
+# before each run outside the timing. Fills ACC[c] and E2E[c] (rates,
+# space separated) and CPUSUM[c] (CPU microseconds of the process
+# CPID[c] (one or more PIDs), if set, over the runs); a failed run is reported and left out.
+bench_rounds() {
+	local r c pid
+	declare -gA ACC E2E CPU0 CPUSUM
+	for c in "${CONFIGS[@]}"; do
+		ACC[$c]=
+		E2E[$c]=
+		CPUSUM[$c]=0
+	done
+	for ((r = 1; r <= RUNS; r++)); do
+		for c in "${CONFIGS[@]}"; do
+			if declare -F bench_before >/dev/null; then
+				bench_before "$c" ||
+				    setup_fail "preparing $c run $r failed"
+			fi
+			pid=${CPID[$c]:-}
+			# shellcheck disable=SC2086
+			[ -n "$pid" ] && CPU0[$c]=$(cpu_us $pid)
+			if ! run_once "$c run $r" "$MESSAGES" "$r"; then
+				not_ok "$c run $r"
+				continue
+			fi
+			if [ -n "$pid" ]; then
+				# shellcheck disable=SC2086
+				CPUSUM[$c]=$((CPUSUM[$c] + $(cpu_us $pid) -
+				    CPU0[$c]))
+			fi
+			ACC[$c]+="$ACCEPT_RATE "
+			E2E[$c]+="$E2E_RATE "
+			diag "$(printf 'run %d %-14s accept %8s msg/s  e2e %8s msg/s' \
+			    "$r" "$c" "$ACCEPT_RATE" "$E2E_RATE")"
+		done
+	done
+}
+
+# bench_median CONFIG KIND - median of ACC or E2E of a configuration
+bench_median() {
+	local -n rates=$2
+	# shellcheck disable=SC2086
+	printf '%s\n' ${rates[$1]} | median
+}
+
+# bench_table BASE [OTHER] - one line per configuration: median rates,
+# their ratio to configuration BASE (and to OTHER, e.g. a null milter or
+# a peer), and the milter's CPU microseconds per message
+bench_table() {
+	local base=$1 other=${2:-} c acc e2e cpu
+	local b_acc b_e2e o_acc o_e2e
+	b_acc=$(bench_median "$base" ACC)
+	b_e2e=$(bench_median "$base" E2E)
+	if [ -n "$other" ]; then
+		o_acc=$(bench_median "$other" ACC)
+		o_e2e=$(bench_median "$other" E2E)
+	fi
+	printf '%-14s %12s %12s %8s %8s' config accept_msg/s e2e_msg/s \
+	    accept_x e2e_x
+	[ -n "$other" ] && printf ' %14s' "acc/e2e_vs_$other"
+	printf ' %14s\n' milter_us/msg
+	for c in "${CONFIGS[@]}"; do
+		acc=$(bench_median "$c" ACC)
+		e2e=$(bench_median "$c" E2E)
+		cpu=-
+		if [ -n "${CPID[$c]:-}" ]; then
+			cpu=$(awk -v us="${CPUSUM[$c]}" \
+			    -v n=$((RUNS * MESSAGES)) \
+			    'BEGIN { printf "%.0f", us / n }')
+		fi
+		printf '%-14s %12s %12s %8s %8s' "$c" "$acc" "$e2e" \
+		    "$(ratio "$acc" "$b_acc")" "$(ratio "$e2e" "$b_e2e")"
+		[ -n "$other" ] && printf ' %14s' \
+		    "$(ratio "$acc" "$o_acc")/$(ratio "$e2e" "$o_e2e")"
+		printf ' %14s\n' "$cpu"
+	done
 }

@@ -3,7 +3,7 @@
  *
  * Usage:
  *	smtpload [-s sessions] [-m messages] [-l body-bytes] [-a client-ip]
- *	    [-u tag] [-f sender] [-t recipient] [-H helo] HOST:PORT
+ *	    [-u tag] [-f sender] [-t recipient] [-H helo] [-F file] HOST:PORT
  *
  * smtp-source cannot say XCLIENT, and every test client sits on 127/8,
  * which libspf2 passes without asking DNS; a benchmark of DNS policies
@@ -18,6 +18,10 @@
  * only travels inside XCLIENT) and the sender bench@mN.TAG.DOMAIN, where
  * DOMAIN is the domain of -f: every message asks names nobody asked
  * before, the cold-cache case.
+ *
+ * With -F the message is the file's content (header and body, line ends
+ * made CRLF, dots stuffed) instead of a generated one, e.g. a message
+ * signed beforehand for a verification benchmark.
  *
  * Any reply other than the expected one ends the run with the dialogue
  * step and the reply on stderr and exit status 1.  Output: "name: value"
@@ -51,6 +55,7 @@ struct load {
 	const char *recipient;
 	const char *helo;
 	char *body;
+	char *file;			/* -F: the whole message, or NULL */
 	atomic_ulong next;
 	atomic_bool failed;
 };
@@ -208,12 +213,18 @@ load_message(struct load *L, unsigned long n)
 	if (!session_step(&s, cmd, "250") ||
 	    !session_step(&s, "DATA", "354"))
 		goto out;
-	snprintf(cmd, sizeof(cmd), "From: <%s>\r\nTo: <%s>\r\n"
-	    "Subject: smtpload %lu\r\n\r\n", from, L->recipient, n);
-	if (!session_send(&s, cmd, strlen(cmd)) ||
-	    !session_send(&s, L->body, strlen(L->body)) ||
-	    !session_step(&s, ".", "250"))
-		goto out;
+	if (L->file != NULL) {
+		if (!session_send(&s, L->file, strlen(L->file)) ||
+		    !session_step(&s, ".", "250"))
+			goto out;
+	} else {
+		snprintf(cmd, sizeof(cmd), "From: <%s>\r\nTo: <%s>\r\n"
+		    "Subject: smtpload %lu\r\n\r\n", from, L->recipient, n);
+		if (!session_send(&s, cmd, strlen(cmd)) ||
+		    !session_send(&s, L->body, strlen(L->body)) ||
+		    !session_step(&s, ".", "250"))
+			goto out;
+	}
 	ok = session_step(&s, "QUIT", "221");
 out:
 	close(s.fd);
@@ -261,6 +272,41 @@ load_body(size_t len)
 	return b;
 }
 
+/* load_file - a message file as DATA content: CRLF line ends, lines
+ * starting with a dot doubled, a final line end */
+static char *
+load_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 4096, n = 0;
+	char *out;
+	int c, prev = '\n';
+
+	if (f == NULL)
+		load_die("cannot open %s", path);
+	if ((out = malloc(cap)) == NULL)
+		load_die("out of memory");
+	while ((c = getc(f)) != EOF) {
+		if (n + 4 >= cap && (out = realloc(out, cap *= 2)) == NULL)
+			load_die("out of memory");
+		if (c == '\r')
+			continue;
+		if (prev == '\n' && c == '.')
+			out[n++] = '.';
+		if (c == '\n')
+			out[n++] = '\r';
+		out[n++] = (char)c;
+		prev = c;
+	}
+	fclose(f);
+	if (prev != '\n') {
+		out[n++] = '\r';
+		out[n++] = '\n';
+	}
+	out[n] = '\0';
+	return out;
+}
+
 /* load_address - HOST:PORT into an IPv4 socket address */
 static void
 load_address(const char *spec, struct sockaddr_in *sa)
@@ -292,7 +338,7 @@ main(int argc, char **argv)
 	pthread_t *tids;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "s:m:l:a:u:f:t:H:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:m:l:a:u:f:t:H:F:")) != -1) {
 		switch (opt) {
 		case 's': sessions = strtoul(optarg, NULL, 10); break;
 		case 'm': L.messages = strtoul(optarg, NULL, 10); break;
@@ -302,9 +348,10 @@ main(int argc, char **argv)
 		case 'f': L.sender = optarg; break;
 		case 't': L.recipient = optarg; break;
 		case 'H': L.helo = optarg; break;
+		case 'F': L.file = load_file(optarg); break;
 		default: load_die("usage: smtpload [-s sessions] [-m messages] "
 		    "[-l body-bytes] [-a client-ip] [-u tag] [-f sender] "
-		    "[-t recipient] [-H helo] HOST:PORT");
+		    "[-t recipient] [-H helo] [-F file] HOST:PORT");
 		}
 	}
 	if (optind != argc - 1 || sessions == 0 || sessions > 1000)
@@ -327,5 +374,6 @@ main(int argc, char **argv)
 	    (double)L.messages / secs);
 	free(tids);
 	free(L.body);
+	free(L.file);
 	return atomic_load(&L.failed) ? 1 : 0;
 }

@@ -179,6 +179,20 @@ if delivered "signed: internal mail delivered" sign1; then
 	    "d=$Z s=ed a=ed25519-sha256 pass" "d=$Z s=rsa a=rsa-sha256 pass")" \
 	    "signed: python3-dkim verifies both signatures"
 fi
+# oversigning: a Reply-To added after signing (the message had none)
+# breaks both signatures; so does a second Subject
+if [ -n "${GOT:-}" ] && [ -f "$D/got-sign1.eml" ]; then
+	sed '0,/^Subject: /s//Reply-To: <evil@attacker.example>\nSubject: /' \
+	    "$D/got-sign1.eml" >"$D/added.eml"
+	out=$($PY "$DKIMPY" verify "$D/added.eml" "$ZONE" 2>&1)
+	is "$(printf '%s\n' "$out" | grep -c ' fail$')" 2 \
+	    "oversigned: an added Reply-To fails both signatures"
+	sed '0,/^Subject: /s//Subject: added\nSubject: /' \
+	    "$D/got-sign1.eml" >"$D/added2.eml"
+	out=$($PY "$DKIMPY" verify "$D/added2.eml" "$ZONE" 2>&1)
+	is "$(printf '%s\n' "$out" | grep -c ' fail$')" 2 \
+	    "oversigned: a second Subject fails both signatures"
+fi
 like "$(cat "$FILTERD_LOG")" ": dkim: signed $Z/rsa\\(rsa\\),$Z/ed\\(ed25519\\)\$" \
     "signed: filterd logs what it signed"
 
@@ -332,6 +346,17 @@ if sed '/^$/q' "$RAW" | grep -q $'\r'; then
 else
 	ok "hostile s= tag: no CR inside any header field"
 fi
+
+# on_badsig = reject: a broken signature and nothing passing is refused
+restart_filterd "$D/f1b" "127.0.0.1@$NSD_PORT" "on_badsig = reject" ||
+    setup_fail "postern-filterd (on_badsig = reject) does not start"
+vsign vrej rsa.private rsa
+break_msg "$D/vrej.signed" 's/this is a test message/this is a changed message/'
+send_file 127.0.0.2 "$D/vrej.signed"
+is "$SMTP_RC" 26 "on_badsig = reject: refused at end of data"
+like "$(smtp_replies | grep '^550' | tail -n 1)" \
+    '^550 5\.7\.20 DKIM signature verification failed' \
+    "on_badsig = reject: 550 5.7.20"
 
 # x= expired: filterd signs with signature_ttl = 1s, a second filterd
 # verifies the message 3 s later

@@ -5,7 +5,9 @@
 #
 # For each tests/milter/NAME.lua (common.lua is a library, not a test):
 # write NAME.conf into a fresh temp dir with @PORT@ (a free port on
-# 127.0.0.1) and @DIR@ (the temp dir) filled in, start
+# 127.0.0.1), @DIR@ (the temp dir), @TOP@ (the source tree) and @DNS@ (a
+# private nsd serving tests/data/zones, started once for the first script
+# that asks) filled in, start
 # "$BUILD/filterd/postern-filterd -f -c DIR/filterd.conf" (log in
 # DIR/filterd.log), run
 #	miltertest -s NAME.lua -D port=PORT -D dir=DIR -D log=LOG
@@ -58,7 +60,7 @@ run_script() {
 	mktmp_var dir "milter-$name" || return 1
 	port=$(free_port)
 	if ! start_filterd "$dir" "$(sed -e "s|@PORT@|$port|g" \
-	    -e "s|@DIR@|$dir|g" -e "s|@DNS@|$DNS|g" "$HERE/$name.conf")"; then
+	    -e "s|@DIR@|$dir|g" -e "s|@DNS@|$DNS|g" -e "s|@TOP@|$TOP|g" "$HERE/$name.conf")"; then
 		diag "$name: postern-filterd did not start"
 		return 1
 	fi

@@ -679,6 +679,17 @@ start_filterd() {
 	return 0
 }
 
+# check_no_sanitizer LOG - ok unless LOG has a sanitizer report
+check_no_sanitizer() {
+	if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$1"; then
+		not_ok "no sanitizer report in $1"
+		grep -E 'SUMMARY|ERROR|runtime error' "$1" | head -n 5 |
+		    sed 's/^/# /'
+	else
+		ok "no sanitizer report in ${1##*/}"
+	fi
+}
+
 # need_filterd - skip unless the filterd binary exists
 need_filterd() {
 	[ -x "$FILTERD" ] || setup_fail "$FILTERD not built"

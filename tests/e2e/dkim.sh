@@ -79,17 +79,6 @@ restart_filterd() {
 	start_filterd "$dir" "$(filterd_conf "$@")"
 }
 
-# check_no_sanitizer LOG - ok unless LOG has a sanitizer report
-check_no_sanitizer() {
-	if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$1"; then
-		not_ok "no sanitizer report in $1"
-		grep -E 'SUMMARY|ERROR|runtime error' "$1" | head -n 5 |
-		    sed 's/^/# /'
-	else
-		ok "no sanitizer report in ${1##*/}"
-	fi
-}
-
 # message FILE SUBJECT [EXTRA-HEADER] - a plain message from
 # user@dkim.example.net, CRLF line ends
 message() {

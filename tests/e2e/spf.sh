@@ -64,17 +64,6 @@ restart_filterd() {
 	start_filterd "$dir" "$(filterd_conf "$@")"
 }
 
-# check_no_sanitizer LOG - ok unless LOG has a sanitizer report
-check_no_sanitizer() {
-	if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$1"; then
-		not_ok "no sanitizer report in $1"
-		grep -E 'SUMMARY|ERROR|runtime error' "$1" | head -n 5 |
-		    sed 's/^/# /'
-	else
-		ok "no sanitizer report in ${1##*/}"
-	fi
-}
-
 # send CLIENT_IP HELO FROM SUBJECT - one message to user@ours.example from
 # 127.0.0.1, presented to Postfix (and so to filterd) as CLIENT_IP
 send() {

@@ -34,6 +34,7 @@
 #include "inet.h"
 #include "policy.h"
 #include "table.h"
+#include "fake_txn.h"
 #include "testutil.h"
 
 #ifndef TOP_SRCDIR
@@ -42,100 +43,6 @@
 
 #define CLIENT		"192.0.2.10"
 #define Z		".dmarc.example.net"
-#define MAX_HEADERS	8
-#define MAX_DKIM	4
-
-/* --- fake transaction (the accessors dmarc.c uses) ------------------------ */
-
-struct txn {
-	struct arena *msg_arena;
-	struct inet_addr addr;
-	const char *addr_text, *auth;
-	enum table_result mynetworks;
-	const char *hdr_name, *hdr_value;	/* HEADER stage */
-	struct txn_spf spf;
-	struct txn_dkim dkim[MAX_DKIM];
-	size_t ndkim;
-};
-
-/* txn_queue_id - fake: none yet */
-const char *
-txn_queue_id(const struct txn *txn)
-{
-	(void)txn;
-	return "TESTQID";
-}
-
-/* txn_client_addr - fake: the field set up by the test */
-const struct inet_addr *
-txn_client_addr(const struct txn *txn)
-{
-	return txn->addr.family != 0 ? &txn->addr : NULL;
-}
-
-/* txn_client_addr_text - fake: the field set up by the test */
-const char *
-txn_client_addr_text(const struct txn *txn)
-{
-	return txn->addr_text;
-}
-
-/* txn_auth_user - fake: the field set up by the test */
-const char *
-txn_auth_user(const struct txn *txn)
-{
-	return txn->auth;
-}
-
-/* txn_in_mynetworks - fake: the field set up by the test */
-enum table_result
-txn_in_mynetworks(struct txn *txn)
-{
-	return txn->mynetworks;
-}
-
-/* txn_msg_arena - fake: the field set up by the test */
-struct arena *
-txn_msg_arena(struct txn *txn)
-{
-	return txn->msg_arena;
-}
-
-/* txn_header_name - fake: the header being passed */
-const char *
-txn_header_name(const struct txn *txn)
-{
-	return txn->hdr_name;
-}
-
-/* txn_header_value - fake: the header being passed */
-const char *
-txn_header_value(const struct txn *txn)
-{
-	return txn->hdr_value;
-}
-
-/* txn_spf - fake: the outcome set up by the test */
-const struct txn_spf *
-txn_spf(const struct txn *txn)
-{
-	return &txn->spf;
-}
-
-/* txn_dkim_count - fake: the outcomes set up by the test */
-size_t
-txn_dkim_count(const struct txn *txn)
-{
-	return txn->ndkim;
-}
-
-/* txn_dkim_at - fake: outcome i */
-const struct txn_dkim *
-txn_dkim_at(const struct txn *txn, size_t i)
-{
-	assert_true(i < txn->ndkim);
-	return &txn->dkim[i];
-}
 
 /* --- fixture ------------------------------------------------------------- */
 
@@ -283,6 +190,7 @@ load_psl(const char *text, const char *psl, struct dns *dns)
 		return false;
 	F.inited = true;
 	F.txn.msg_arena = arena_create();
+	F.txn.qid = "TESTQID";
 	F.txn.addr_text = CLIENT;
 	F.txn.mynetworks = TABLE_NOTFOUND;
 	assert_true(inet_parse(CLIENT, &F.txn.addr));
@@ -362,7 +270,7 @@ spf(const char *result, const char *domain, bool helo)
 static void
 dkim(const char *result, const char *domain, const char *selector)
 {
-	assert_true(F.txn.ndkim < MAX_DKIM);
+	assert_true(F.txn.ndkim < FAKE_TXN_DKIM);
 	F.txn.dkim[F.txn.ndkim++] = (struct txn_dkim){
 		.result = result, .domain = domain, .selector = selector,
 	};

@@ -29,102 +29,12 @@
 #include "mailaddr.h"
 #include "policy.h"
 #include "table.h"
+#include "fake_txn.h"
 #include "testutil.h"
 
 #ifndef TOP_SRCDIR
 #define TOP_SRCDIR "."
 #endif
-
-/* --- fake transaction (the accessors dnsbl.c uses) ---------------------- */
-
-struct txn {
-	struct arena *conn_arena, *msg_arena;
-	struct inet_addr addr;
-	const char *addr_text, *name, *helo, *auth;
-	const struct mailaddr *sender;
-	enum table_result mynetworks;
-};
-
-/* txn_queue_id - fake: none yet */
-const char *
-txn_queue_id(const struct txn *txn)
-{
-	(void)txn;
-	return NULL;
-}
-
-/* txn_client_addr - fake: the field set up by the test */
-const struct inet_addr *
-txn_client_addr(const struct txn *txn)
-{
-	return txn->addr.family != 0 ? &txn->addr : NULL;
-}
-
-/* txn_client_addr_text - fake: the field set up by the test */
-const char *
-txn_client_addr_text(const struct txn *txn)
-{
-	return txn->addr_text;
-}
-
-/* txn_client_name - fake: the field set up by the test */
-const char *
-txn_client_name(const struct txn *txn)
-{
-	return txn->name;
-}
-
-/* txn_helo - fake: the field set up by the test */
-const char *
-txn_helo(const struct txn *txn)
-{
-	return txn->helo;
-}
-
-/* txn_auth_user - fake: the field set up by the test */
-const char *
-txn_auth_user(const struct txn *txn)
-{
-	return txn->auth;
-}
-
-/* txn_sender - fake: the field set up by the test */
-const struct mailaddr *
-txn_sender(const struct txn *txn)
-{
-	return txn->sender;
-}
-
-/* txn_in_mynetworks - fake: the field set up by the test */
-enum table_result
-txn_in_mynetworks(struct txn *txn)
-{
-	return txn->mynetworks;
-}
-
-/* txn_conn_arena - fake: the field set up by the test */
-struct arena *
-txn_conn_arena(struct txn *txn)
-{
-	return txn->conn_arena;
-}
-
-/* txn_msg_arena - fake: the field set up by the test */
-struct arena *
-txn_msg_arena(struct txn *txn)
-{
-	return txn->msg_arena;
-}
-
-/* policy_now - fake of filterd's clock: the monotonic clock */
-double
-policy_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* --- fixture ------------------------------------------------------------- */
 

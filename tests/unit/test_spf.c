@@ -30,6 +30,7 @@
 #include "policy.h"
 #include "spf.h"
 #include "table.h"
+#include "fake_txn.h"
 #include "testutil.h"
 
 #ifndef TOP_SRCDIR
@@ -38,123 +39,6 @@
 
 #define CLIENT	"192.0.2.10"
 #define HOST	"mx.example.net"
-
-/* --- fake transaction (the accessors spf.c uses) -------------------------- */
-
-#define MAX_HEADERS 8
-
-struct txn {
-	struct arena *conn_arena, *msg_arena;
-	struct inet_addr addr;
-	const char *addr_text, *name, *helo, *auth;
-	struct mailaddr sender;
-	bool has_sender;
-	enum table_result mynetworks;
-	char *headers[MAX_HEADERS];	/* "Name: value", top first */
-	size_t nheaders;
-	struct txn_spf spf;		/* what the module recorded */
-};
-
-/* txn_set_spf - fake: keep the outcome */
-void
-txn_set_spf(struct txn *txn, const struct txn_spf *spf)
-{
-	txn->spf = *spf;
-}
-
-/* txn_spf - fake: the kept outcome */
-const struct txn_spf *
-txn_spf(const struct txn *txn)
-{
-	return &txn->spf;
-}
-
-/* txn_client_addr - fake: the field set up by the test */
-const struct inet_addr *
-txn_client_addr(const struct txn *txn)
-{
-	return txn->addr.family != 0 ? &txn->addr : NULL;
-}
-
-/* txn_client_addr_text - fake: the field set up by the test */
-const char *
-txn_client_addr_text(const struct txn *txn)
-{
-	return txn->addr_text;
-}
-
-/* txn_client_name - fake: the field set up by the test */
-const char *
-txn_client_name(const struct txn *txn)
-{
-	return txn->name;
-}
-
-/* txn_helo - fake: the field set up by the test */
-const char *
-txn_helo(const struct txn *txn)
-{
-	return txn->helo;
-}
-
-/* txn_auth_user - fake: the field set up by the test */
-const char *
-txn_auth_user(const struct txn *txn)
-{
-	return txn->auth;
-}
-
-/* txn_sender - fake: the field set up by the test */
-const struct mailaddr *
-txn_sender(const struct txn *txn)
-{
-	return txn->has_sender ? &txn->sender : NULL;
-}
-
-/* txn_in_mynetworks - fake: the field set up by the test */
-enum table_result
-txn_in_mynetworks(struct txn *txn)
-{
-	return txn->mynetworks;
-}
-
-/* txn_conn_arena - fake: the field set up by the test */
-struct arena *
-txn_conn_arena(struct txn *txn)
-{
-	return txn->conn_arena;
-}
-
-/* txn_msg_arena - fake: the field set up by the test */
-struct arena *
-txn_msg_arena(struct txn *txn)
-{
-	return txn->msg_arena;
-}
-
-/* txn_insert_header - fake: keep "Name: value" at its place */
-void
-txn_insert_header(struct txn *txn, unsigned index, const char *name,
-    const char *value)
-{
-	assert_true(txn->nheaders < MAX_HEADERS);
-	assert_int_equal(index, 0);
-	memmove(&txn->headers[1], &txn->headers[0],
-	    txn->nheaders * sizeof(txn->headers[0]));
-	txn->headers[0] = arena_printf(txn->msg_arena, "%s: %s", name,
-	    value);
-	txn->nheaders++;
-}
-
-/* policy_now - fake of filterd's clock: the monotonic clock */
-double
-policy_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* --- fixture ------------------------------------------------------------- */
 
@@ -169,6 +53,7 @@ struct fix {
 	bool inited;
 	char *error;
 	struct txn txn;
+	struct mailaddr sender;		/* txn.sender points here */
 	void *conn, *msg;
 	struct policy_globals globals;
 	char dir[256];
@@ -305,10 +190,10 @@ mail(const char *local, const char *domain, struct verdict *v)
 	F.txn.nheaders = 0;
 	memset(&F.txn.spf, 0, sizeof(F.txn.spf));
 	memset(F.msg, 0, spf_module.msg_size);
-	F.txn.has_sender = true;
-	F.txn.sender.local = local;
-	F.txn.sender.domain = domain;
-	F.txn.sender.full = *local == '\0' ? "" : arena_printf(
+	F.txn.sender = &F.sender;
+	F.sender.local = local;
+	F.sender.domain = domain;
+	F.sender.full = *local == '\0' ? "" : arena_printf(
 	    F.txn.msg_arena, "%s@%s", local, domain);
 	return run(POLICY_MAIL, v);
 }

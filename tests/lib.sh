@@ -679,6 +679,20 @@ start_filterd() {
 	return 0
 }
 
+# restart_filterd DIR ARGS... - stop the running filterd (checking its
+# log for sanitizer reports) and start one in DIR with the text of the
+# calling script's "filterd_conf ARGS..." (same socket, new settings)
+restart_filterd() {
+	local dir=$1
+	shift
+	if [ -n "${FILTERD_PID:-}" ]; then
+		stop_pid "$FILTERD_PID" 10
+		check_no_sanitizer "$FILTERD_LOG"
+	fi
+	mkdir -p "$dir"
+	start_filterd "$dir" "$(filterd_conf "$@")"
+}
+
 # check_no_sanitizer LOG - ok unless LOG has a sanitizer report
 check_no_sanitizer() {
 	if grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:' "$1"; then

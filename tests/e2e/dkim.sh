@@ -67,18 +67,6 @@ ${2:-}
 EOF
 }
 
-# restart_filterd DIR DNS_SERVERS [EXTRA] - a new filterd on the same port
-restart_filterd() {
-	local dir=$1
-	shift
-	if [ -n "${FILTERD_PID:-}" ]; then
-		stop_pid "$FILTERD_PID" 10
-		check_no_sanitizer "$FILTERD_LOG"
-	fi
-	mkdir -p "$dir"
-	start_filterd "$dir" "$(filterd_conf "$@")"
-}
-
 # message FILE SUBJECT [EXTRA-HEADER] - a plain message from
 # user@dkim.example.net, CRLF line ends
 message() {

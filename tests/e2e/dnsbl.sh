@@ -46,19 +46,6 @@ ${2:-}
 EOF
 }
 
-# restart_filterd DIR DNS_SERVERS [EXTRA] - stop the running filterd and
-# start one with the new configuration on the same port
-restart_filterd() {
-	local dir=$1
-	shift
-	if [ -n "${FILTERD_PID:-}" ]; then
-		stop_pid "$FILTERD_PID" 10
-		check_no_sanitizer "$FILTERD_LOG"
-	fi
-	mkdir -p "$dir"
-	start_filterd "$dir" "$(filterd_conf "$@")"
-}
-
 # expect_delivered DESC IP - accepted and in the sink; the sink file's text
 # (CRs removed) is left in MSG
 expect_delivered() {

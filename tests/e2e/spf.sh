@@ -51,19 +51,6 @@ ${2:-}
 EOF
 }
 
-# restart_filterd DIR DNS_SERVERS [EXTRA] - stop the running filterd and
-# start one with the new configuration on the same port
-restart_filterd() {
-	local dir=$1
-	shift
-	if [ -n "${FILTERD_PID:-}" ]; then
-		stop_pid "$FILTERD_PID" 10
-		check_no_sanitizer "$FILTERD_LOG"
-	fi
-	mkdir -p "$dir"
-	start_filterd "$dir" "$(filterd_conf "$@")"
-}
-
 # send CLIENT_IP HELO FROM SUBJECT - one message to user@ours.example from
 # 127.0.0.1, presented to Postfix (and so to filterd) as CLIENT_IP
 send() {

@@ -459,6 +459,21 @@ txn_dkim_at(const struct txn *txn, size_t i)
 	return &txn->dkim[i];
 }
 
+/* txn_set_dnsbl_weight - kept for the connection; the dnsbl module
+ * sets the running total at each of its stages */
+void
+txn_set_dnsbl_weight(struct txn *txn, long weight)
+{
+	txn->dnsbl_weight = weight;
+}
+
+/* txn_dnsbl_weight - the latest total */
+long
+txn_dnsbl_weight(const struct txn *txn)
+{
+	return txn->dnsbl_weight;
+}
+
 /* txn_score - the message's total score so far */
 double
 txn_score(const struct txn *txn)

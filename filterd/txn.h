@@ -77,6 +77,7 @@ struct txn {
 					   OK for the connection */
 	struct txn_result *conn_results;
 	unsigned long msg_count;
+	long dnsbl_weight;		/* txn_set_dnsbl_weight */
 
 	/* message */
 	bool in_msg;

@@ -617,6 +617,7 @@ dnsbl_handle(const struct policy_call *call, struct verdict *v)
 		msg->mail_total = r.listed;
 	total = conn->connect_total + conn->helo_total +
 	    (call->stage == POLICY_MAIL ? msg->mail_total : 0);
+	txn_set_dnsbl_weight(txn, total);
 	if (r.top.site != NULL) {
 		if (call->stage == POLICY_MAIL) {
 			if (msg->top.site == NULL ||

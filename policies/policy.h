@@ -239,6 +239,15 @@ size_t txn_dkim_count(const struct txn *txn);
 const struct txn_dkim *txn_dkim_at(const struct txn *txn, size_t i);
 
 /*
+ * The DNSBL weight so far: the sum of the listed weights of the client
+ * (CONNECT), the latest HELO and, from MAIL on, the sender domain, left
+ * by the dnsbl module for modules that act on suspicion (greylist's
+ * only_if). 0 when no dnsbl module ran; negative for allowlisted clients.
+ */
+void txn_set_dnsbl_weight(struct txn *txn, long weight);
+long txn_dnsbl_weight(const struct txn *txn);
+
+/*
  * Header edits, queued and applied by the core at end of message in the
  * order given. Values are sanitized by the core (CR removed, bare LF
  * becomes a fold). index: for insert, 0 = top; for change, 1-based among

@@ -9,12 +9,14 @@
 #include "dkim.h"
 #include "dmarc.h"
 #include "dnsbl.h"
+#include "greylist.h"
 #include "registry.h"
 #include "spf.h"
 
 const struct policy_module *const registry_modules[] = {
 	&access_module,
 	&dnsbl_module,
+	&greylist_module,
 	&spf_module,
 	&dkim_module,
 	&dmarc_module,

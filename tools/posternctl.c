@@ -11,6 +11,7 @@
 
 #include "dkim_tool.h"
 #include "dmarc_tool.h"
+#include "greylist_tool.h"
 #include "list_tool.h"
 #include "log.h"
 
@@ -25,6 +26,8 @@ static const struct {
 	  .summary = "generate DKIM keys and check their DNS records" },
 	{ .name = "dmarc", .run = dmarc_tool_main,
 	  .summary = "DMARC aggregate reports from the local store" },
+	{ .name = "greylist", .run = greylist_tool_main,
+	  .summary = "list, show, delete and count greylisting records" },
 	{ 0 },
 };
 

@@ -112,6 +112,72 @@ txn_insert_header(struct txn *txn, unsigned index, const char *name,
 	txn->nheaders++;
 }
 
+/* txn_add_header - keep "Name: value" at the end */
+void
+txn_add_header(struct txn *txn, const char *name, const char *value)
+{
+	assert_true(txn->nheaders < FAKE_TXN_HEADERS);
+	txn->headers[txn->nheaders++] = arena_printf(txn->msg_arena, "%s: %s",
+	    name, value);
+}
+
+/* txn_rcpt - the field set up by the test */
+const struct mailaddr *
+txn_rcpt(const struct txn *txn)
+{
+	return txn->rcpt;
+}
+
+/* txn_rcpt_raw - the parsed recipient's text ("" if none) */
+const char *
+txn_rcpt_raw(const struct txn *txn)
+{
+	return txn->rcpt != NULL ? txn->rcpt->full : "";
+}
+
+/* txn_rcpt_count - the accepted recipients set up by the test */
+size_t
+txn_rcpt_count(const struct txn *txn)
+{
+	return txn->nrcpt;
+}
+
+/* txn_rcpt_at - accepted recipient i */
+const struct mailaddr *
+txn_rcpt_at(const struct txn *txn, size_t i)
+{
+	assert_true(i < txn->nrcpt);
+	return txn->rcpts[i];
+}
+
+/* txn_score - the field set up by the test */
+double
+txn_score(const struct txn *txn)
+{
+	return txn->score;
+}
+
+/* txn_set_dnsbl_weight - keep it */
+void
+txn_set_dnsbl_weight(struct txn *txn, long weight)
+{
+	txn->dnsbl_weight = weight;
+}
+
+/* txn_dnsbl_weight - the kept (or set up) weight */
+long
+txn_dnsbl_weight(const struct txn *txn)
+{
+	return txn->dnsbl_weight;
+}
+
+/* txn_globals - the field set up by the test */
+const struct policy_globals *
+txn_globals(const struct txn *txn)
+{
+	return txn->globals;
+}
+
 /* txn_set_spf - keep the outcome */
 void
 txn_set_spf(struct txn *txn, const struct txn_spf *spf)

@@ -5,8 +5,9 @@
  * of struct txn (zeroed = no client address, no sender, no header, no
  * SPF or DKIM outcome) and calls the module's handlers; the accessors
  * return those fields. What a module writes is kept here: inserted
- * headers as "Name: value" strings, top first (index 0 only), the SPF
- * outcome and the DKIM outcomes. policy_now() is the monotonic clock.
+ * headers as "Name: value" strings, top first (index 0 only), added
+ * headers likewise at the end, the SPF outcome, the DKIM outcomes and
+ * the DNSBL weight. policy_now() is the monotonic clock.
  */
 #ifndef POSTERN_FAKE_TXN_H
 #define POSTERN_FAKE_TXN_H
@@ -22,6 +23,7 @@
 
 #define FAKE_TXN_HEADERS	8
 #define FAKE_TXN_DKIM		4
+#define FAKE_TXN_RCPTS		8
 
 struct txn {
 	struct arena *conn_arena, *msg_arena;
@@ -29,6 +31,12 @@ struct txn {
 	struct inet_addr addr;			/* family 0: no address */
 	const char *addr_text, *name, *helo, *auth;
 	const struct mailaddr *sender;		/* NULL: none */
+	const struct mailaddr *rcpt;		/* RCPT stage; NULL: none */
+	const struct mailaddr *rcpts[FAKE_TXN_RCPTS];	/* accepted */
+	size_t nrcpt;
+	double score;
+	long dnsbl_weight;
+	const struct policy_globals *globals;	/* NULL: none */
 	enum table_result mynetworks;
 	const char *hdr_name, *hdr_value;	/* HEADER stage */
 	const char *headers[FAKE_TXN_HEADERS];	/* inserted, top first */

@@ -880,7 +880,7 @@ greylist_eom_decide(const struct greylist_config *cfg, struct txn *txn,
 	const char *identity, *sender, *proven, *first_domain = "";
 	struct greylist_step step;
 	int64_t wait = 0;
-	size_t i, n = txn_rcpt_count(txn), held = 0, passed = 0;
+	size_t i, n = txn_rcpt_count(txn), held = 0, passed = 0, skipped = 0;
 	int r;
 
 	if ((proven = greylist_spf_domain(cfg, txn)) == NULL)
@@ -894,6 +894,7 @@ greylist_eom_decide(const struct greylist_config *cfg, struct txn *txn,
 		if ((r = greylist_rcpt_exempt(cfg, txn, rcpt)) != 0) {
 			if (r < 0)
 				return POLICY_FAILED;
+			skipped++;
 			continue;
 		}
 		if (greylist_decide(cfg, txn, identity, sender,
@@ -919,7 +920,8 @@ greylist_eom_decide(const struct greylist_config *cfg, struct txn *txn,
 		return POLICY_DONE;
 	}
 	v->reason = arena_printf(arena, "%s at end of data: %zu passed now, "
-	    "%zu before", identity, passed, n - passed);
+	    "%zu before, %zu skipped", identity, passed, n - passed - skipped,
+	    skipped);
 	return POLICY_DONE;
 }
 

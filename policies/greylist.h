@@ -50,9 +50,10 @@ extern const struct policy_module greylist_module;
  * arena): lower case; BATV ("prvs=TAG=local", "msprvs1=TAG=local",
  * "btv1==TAG==local") removed; SRS ("SRS0=HASH=TT=domain=local@fwd",
  * SRS1 likewise) turned into the original "local@domain"; a "+extension"
- * removed; and, in the local part, every run of digits and every token
- * of 10 or more letters and digits that contains a digit (VERP and
- * per-message bounce tags) replaced by "#". The null sender is "<>".
+ * removed; and, in the local part, every token (a run of letters and
+ * digits) that is all digits, or is 10 or more long and contains a digit
+ * (VERP and per-message bounce tags), replaced by "#" ("user2" stays,
+ * "bounce-123-x" becomes "bounce-#-x"). The null sender is "<>".
  */
 const char *greylist_normalize_sender(struct arena *arena,
     const struct mailaddr *sender);

@@ -1183,7 +1183,8 @@ test_at_data_dkim(void **state)
 		{ NULL, NULL, "pass", "example.com" },
 	};
 	const char *k = "t @example.com alice@example.com carol@example.net";
-	char *to, *reason;
+	struct verdict v;
+	char *to;
 	size_t i;
 
 	(void)state;
@@ -1245,9 +1246,13 @@ test_at_data_dkim(void **state)
 		F.txn.dkim[0] = (struct txn_dkim){ .result = no[i].result,
 		    .domain = no[i].d, .selector = "s" };
 		F.txn.ndkim = 1;
-		reason = arena_printf(F.a, "198.51.100.0/24 at end of data: "
-		    "1 of 1 recipients greylisted");
-		eom_defer(300, reason);
+		assert_int_equal(run(POLICY_EOM, &v), POLICY_DONE);
+		if (v.reason == NULL || strcmp(v.reason, "198.51.100.0/24 at "
+		    "end of data: 1 of 1 recipients greylisted") != 0)
+			fail_msg("From %s, d=%s %s: %s", no[i].from != NULL ?
+			    no[i].from : "(none)", no[i].d, no[i].result,
+			    v.reason != NULL ? v.reason : "(no reason)");
+		assert_defer(&v, 300);
 		rec(arena_printf(F.a, "t 198.51.100.0/24 alice@example.com "
 		    "%s", to));
 	}

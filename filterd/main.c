@@ -15,6 +15,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -269,6 +270,28 @@ main_setuid(const char *user, uid_t uid, gid_t gid)
 		log_panic("privileges were not dropped");
 }
 
+/*
+ * main_thread_stacks - the stack size of the threads created from now on
+ * (libmilter makes one per MTA connection with default attributes).
+ * glibc's default is the stack ulimit, 8 MiB: twenty connections' stacks
+ * then overflow glibc's 40 MiB cache of stacks, and each connection maps
+ * and unmaps its own, which cost a fifth of filterd's time in the
+ * greylist benchmark. Reusing cached 1 MiB stacks is free.
+ */
+static void
+main_thread_stacks(uint64_t size)
+{
+	pthread_attr_t attr;
+
+	if (pthread_attr_init(&attr) != 0)
+		log_fatal("pthread_attr_init failed");
+	if (pthread_attr_setstacksize(&attr, (size_t)size) != 0 ||
+	    pthread_setattr_default_np(&attr) != 0)
+		log_warn("cannot set the thread stack size to %" PRIu64
+		    " bytes; using the default", size);
+	pthread_attr_destroy(&attr);
+}
+
 /* main_reload - load the config anew; a bad one leaves the old running */
 static void
 main_reload(void)
@@ -442,6 +465,7 @@ main(int argc, char **argv)
 		log_fatal("cannot start the signal thread");
 	main_log_start(rt);
 
+	main_thread_stacks(rt->set.thread_stack_size);
 	rc = milter_run(fd, rt->set.milter_timeout, (int)rt->set.backlog);
 	log_info("stopping");
 	rt = runtime_acquire();

@@ -117,6 +117,19 @@ milter_arena(struct txn *txn)
 	return txn->in_msg ? txn->msg_arena : txn->conn_arena;
 }
 
+/* milter_log_rcpt - to=<> of a refusal: the recipient at RCPT, the first
+ * accepted one after it (as Postfix logs refusals of the data) */
+static const char *
+milter_log_rcpt(const struct txn *txn, enum policy_stage stage)
+{
+	if (stage == POLICY_RCPT)
+		return txn->rcpt_raw == NULL ? "" :
+		    txn->rcpt_ok ? txn->rcpt.full : txn->rcpt_raw;
+	if (stage > POLICY_RCPT && txn->nrcpt > 0)
+		return txn->rcpts[0]->full;
+	return "";
+}
+
 /* milter_log_reject - one Postfix-style line for a refusal */
 static void
 milter_log_reject(struct txn *txn, enum policy_stage stage,
@@ -130,8 +143,7 @@ milter_log_reject(struct txn *txn, enum policy_stage stage,
 	    v->code, v->xcode, v->text,
 	    txn->sender_ok ? txn->sender.full :
 	    (txn->sender_raw ? txn->sender_raw : ""),
-	    stage == POLICY_RCPT && txn->rcpt_raw ?
-	    (txn->rcpt_ok ? txn->rcpt.full : txn->rcpt_raw) : "",
+	    milter_log_rcpt(txn, stage),
 	    txn->helo ? txn->helo : "", module ? module : "core",
 	    v->reason ? " reason=" : "", v->reason ? v->reason : "");
 }
@@ -633,8 +645,13 @@ milter_abort(SMFICTX *ctx)
 		return SMFIS_CONTINUE;
 	if (txn->rt->pipeline->stage_used[POLICY_ABORT])
 		pipeline_run(txn->rt->pipeline, txn, POLICY_ABORT, &v, &module);
-	milter_summary(mc, txn->nrcpt == 0 && txn->nrcpt_rejected > 0 ?
-	    "reject" : "abort");
+	/* every recipient refused: the message was refused, for now (4xx:
+	 * greylisting, a DNS failure) or for good */
+	if (txn->nrcpt == 0 && txn->nrcpt_rejected > 0)
+		milter_summary(mc, txn->last_reject != NULL &&
+		    txn->last_reject[0] == '4' ? "defer" : "reject");
+	else
+		milter_summary(mc, "abort");
 	txn_msg_end(txn);
 	return SMFIS_CONTINUE;
 }

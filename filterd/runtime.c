@@ -42,6 +42,19 @@ runtime_attempts(const void *value, const char **error_r)
 	return false;
 }
 
+/* runtime_stack_valid - 256k to 64M: below, libraries' deep calls
+ * could overflow; above, nothing gains */
+static bool
+runtime_stack_valid(const void *value, const char **error_r)
+{
+	uint64_t v = *(const uint64_t *)value;
+
+	if (v >= 256 * 1024 && v <= 64 * 1024 * 1024)
+		return true;
+	*error_r = "must be from 256k to 64M";
+	return false;
+}
+
 const struct conf_setting runtime_settings[] = {
 	{ .name = "socket", .type = CONF_STRING,
 	  .def = "inet:8891@127.0.0.1", .offset = RT_OFF(socket),
@@ -77,6 +90,10 @@ const struct conf_setting runtime_settings[] = {
 	  .help = "libmilter's timeout for MTA I/O" },
 	{ .name = "backlog", .type = CONF_UINT, .def = "128",
 	  .offset = RT_OFF(backlog), .help = "listen backlog" },
+	{ .name = "thread_stack_size", .type = CONF_SIZE, .def = "1M",
+	  .offset = RT_OFF(thread_stack_size),
+	  .validate = runtime_stack_valid,
+	  .help = "stack of each connection's thread (read at start)" },
 	{ .name = "table_check_interval", .type = CONF_DURATION,
 	  .def = "60s", .offset = RT_OFF(table_check_interval),
 	  .help = "how often changed table files are reloaded" },

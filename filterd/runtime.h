@@ -37,6 +37,7 @@ struct filterd_settings {
 	bool delay_reject;
 	double milter_timeout;
 	unsigned long backlog;
+	uint64_t thread_stack_size;
 	double table_check_interval;
 	bool debug;
 	struct conf_list dns_servers;

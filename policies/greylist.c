@@ -446,14 +446,14 @@ greylist_awl_count_fn(void *ctx, const struct greylist_record *old,
 
 /* greylist_store_failed - log a store error; always POLICY_FAILED */
 static enum policy_status
-greylist_store_failed(const struct greylist_config *cfg, struct txn *txn,
-    const struct greylist_store_why *why)
+greylist_store_failed(struct txn *txn, const struct greylist_store_why *why)
 {
 	unsigned long n = atomic_fetch_add(&greylist_store_failures, 1) + 1;
 
-	log_msg(LOG_WARNING, txn_queue_id(txn), "greylist: store %s: %s "
-	    "(%lu store error%s since start)",
-	    greylist_store_spec(cfg->gstore), why->text, n, n == 1 ? "" : "s");
+	/* the reason names the store already */
+	log_msg(LOG_WARNING, txn_queue_id(txn), "greylist: store error: %s "
+	    "(%lu store error%s since start)", why->text, n,
+	    n == 1 ? "" : "s");
 	return POLICY_FAILED;
 }
 
@@ -486,7 +486,7 @@ greylist_decide(const struct greylist_config *cfg, struct txn *txn,
 	if (cfg->auto_whitelist_clients > 0) {
 		if (greylist_store_update(cfg->gstore, ckey, awl.now,
 		    greylist_awl_check_fn, &awl, &why) == GREYLIST_STORE_ERROR)
-			return greylist_store_failed(cfg, txn, &why);
+			return greylist_store_failed(txn, &why);
 		if (awl.outcome == GREYLIST_WHITELISTED) {
 			step_r->outcome = GREYLIST_WHITELISTED;
 			return POLICY_DONE;
@@ -494,13 +494,13 @@ greylist_decide(const struct greylist_config *cfg, struct txn *txn,
 	}
 	if (greylist_store_update(cfg->gstore, tkey, step_r->now,
 	    greylist_triplet_fn, step_r, &why) == GREYLIST_STORE_ERROR)
-		return greylist_store_failed(cfg, txn, &why);
+		return greylist_store_failed(txn, &why);
 	if (step_r->outcome == GREYLIST_PASSED &&
 	    cfg->auto_whitelist_clients > 0 &&
 	    greylist_store_update(cfg->gstore, ckey, awl.now,
 	    greylist_awl_count_fn, &awl, &why) == GREYLIST_STORE_ERROR)
 		/* the triplet passed; only the counting is lost */
-		(void)greylist_store_failed(cfg, txn, &why);
+		(void)greylist_store_failed(txn, &why);
 	return POLICY_DONE;
 }
 

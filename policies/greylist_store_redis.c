@@ -59,6 +59,7 @@ static const char redis_store_cas_script[] =
 struct redis_store_slot {
 	pthread_mutex_t lock;
 	redisContext *ctx;	/* NULL: connect at the next use */
+	unsigned gen;		/* store->gen when ctx was made */
 };
 
 struct redis_store {
@@ -75,6 +76,7 @@ struct redis_store {
 	unsigned nslots;
 	struct redis_store_slot *slot;
 	atomic_uint next;	/* the slot the next caller tries first */
+	atomic_uint gen;	/* bumped by every broken connection */
 	pthread_mutex_t down_lock;
 	bool down;		/* the last connect failed ... */
 	int64_t retry_ns;	/* ... and no one tries before this */
@@ -299,8 +301,14 @@ redis_store_ready(struct redis_store *store, struct redis_store_slot *s,
 	char reason[GREYLIST_STORE_WHY_MAX];
 	redisContext *ctx;
 
-	if (s->ctx != NULL)
+	if (s->ctx != NULL && s->gen == atomic_load(&store->gen))
 		return true;
+	if (s->ctx != NULL) {
+		/* another connection broke since this one was made: the
+		 * server probably restarted, and this one is as dead */
+		redisFree(s->ctx);
+		s->ctx = NULL;
+	}
 	pthread_mutex_lock(&store->down_lock);
 	if (store->down) {
 		if (redis_store_now_ns() < store->retry_ns) {
@@ -331,13 +339,33 @@ redis_store_ready(struct redis_store *store, struct redis_store_slot *s,
 		return false;
 	}
 	s->ctx = ctx;
+	s->gen = atomic_load(&store->gen);
 	return true;
+}
+
+/* redis_store_rereadable - commands that only read, so that running one
+ * again after a broken connection cannot apply anything twice */
+static bool
+redis_store_rereadable(const char *command)
+{
+	static const char *const reads[] = { "GET", "MGET", "SCAN", NULL };
+
+	for (size_t i = 0; reads[i] != NULL; i++)
+		if (strcmp(command, reads[i]) == 0)
+			return true;
+	return false;
 }
 
 /*
  * redis_store_run - run one command on slot s (locked), connecting first
  * if need be. NULL on an error (why filled): a broken connection is freed
- * for a later call to remake; an error reply leaves it as it is.
+ * for a later call to remake, and every other connection of the store is
+ * remade before its next use (after a server restart all of them are
+ * dead, and each would otherwise fail one call to find out); an error
+ * reply leaves it as it is. A read that broke on a connection made before
+ * this call is run once more on a new one, so a restarted server costs no
+ * failed call at all (every update starts with a GET). Writes are never
+ * run twice: one that broke may have been applied.
  */
 static redisReply *
 redis_store_run(struct redis_store *store, struct redis_store_slot *s,
@@ -346,12 +374,17 @@ redis_store_run(struct redis_store *store, struct redis_store_slot *s,
 {
 	char io[160];	/* hiredis errors are shorter */
 	redisReply *reply;
-	int err;
+	bool reused;
+	int err, round;
 
-	if (!redis_store_ready(store, s, why))
-		return NULL;
-	reply = redis_store_send(s->ctx, argc, argv, len, &err);
-	if (reply == NULL || s->ctx->err != 0) {
+	for (round = 0;; round++) {
+		reused = s->ctx != NULL &&
+		    s->gen == atomic_load(&store->gen);
+		if (!redis_store_ready(store, s, why))
+			return NULL;
+		reply = redis_store_send(s->ctx, argc, argv, len, &err);
+		if (reply != NULL && s->ctx->err == 0)
+			break;
 		redis_store_io_error(store, s->ctx, err, io, sizeof(io));
 		greylist_store_why_set(why, "redis %s: %s: %s", store->name,
 		    argv[0], io);
@@ -359,7 +392,9 @@ redis_store_run(struct redis_store *store, struct redis_store_slot *s,
 			freeReplyObject(reply);
 		redisFree(s->ctx);
 		s->ctx = NULL;
-		return NULL;
+		atomic_fetch_add(&store->gen, 1);
+		if (round > 0 || !reused || !redis_store_rereadable(argv[0]))
+			return NULL;
 	}
 	if (reply->type == REDIS_REPLY_ERROR) {
 		greylist_store_why_set(why, "redis %s: %s: %s", store->name,

@@ -1105,10 +1105,11 @@ test_at_data_null_sender(void **state)
 	age("t 192.0.2.0/24 <> bob@example.net", 400);
 	age("t 192.0.2.0/24 <> carol@example.net", 500);
 	eom_header(500, "192.0.2.0/24 at end of data: 2 passed now, 0 "
-	    "before");
+	    "before, 0 skipped");
 	message();
 	rcpt_dunno("bob@example.net", "decided at end of data");
-	eom_dunno("192.0.2.0/24 at end of data: 0 passed now, 1 before");
+	eom_dunno("192.0.2.0/24 at end of data: 0 passed now, 1 before, "
+	    "0 skipped");
 }
 
 /* test_at_data_multi - every message decided at EOM: deferred once with
@@ -1143,7 +1144,7 @@ test_at_data_multi(void **state)
 	age(kc, 350);
 	age(kb, 400);
 	eom_header(400, "192.0.2.0/24 at end of data: 2 passed now, 0 "
-	    "before");
+	    "before, 0 skipped");
 	assert_int_equal(rec(kb).count, 1);
 	assert_int_equal(rec(kc).count, 1);
 	/* one recipient known, one new: deferred, no header */
@@ -1217,7 +1218,7 @@ test_at_data_dkim(void **state)
 	F.txn.ndkim = 1;
 	age(k, 400);
 	eom_header(400, "@example.com at end of data: 1 passed now, 0 "
-	    "before");
+	    "before, 0 skipped");
 	/* a comma in a display name or a comment is no list */
 	message();
 	rcpt_dunno("carol@example.net", "decided at end of data");
@@ -1225,14 +1226,16 @@ test_at_data_dkim(void **state)
 	F.txn.dkim[0] = (struct txn_dkim){ .result = "pass",
 	    .domain = "example.com", .selector = "s2" };
 	F.txn.ndkim = 1;
-	eom_dunno("@example.com at end of data: 0 passed now, 1 before");
+	eom_dunno("@example.com at end of data: 0 passed now, 1 before, "
+	    "0 skipped");
 	message();
 	rcpt_dunno("carol@example.net", "decided at end of data");
 	header("From", "alice@example.com (Smith, Alice)");
 	F.txn.dkim[0] = (struct txn_dkim){ .result = "pass",
 	    .domain = "example.com", .selector = "s2" };
 	F.txn.ndkim = 1;
-	eom_dunno("@example.com at end of data: 0 passed now, 1 before");
+	eom_dunno("@example.com at end of data: 0 passed now, 1 before, "
+	    "0 skipped");
 
 	/* no proof: keyed on the network */
 	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {

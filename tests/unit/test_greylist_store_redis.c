@@ -1171,16 +1171,9 @@ test_outage(void **state)
 	    GREYLIST_STORE_FOUND);
 	assert_int_equal(server_stop(srv), 0);
 
-	/* both slots' connections break (a write to the closed socket
-	 * raises SIGPIPE, which would kill this test) */
-	for (i = 0; i < 2; i++) {
-		assert_int_equal(timed_get(store, "k", &took, &why),
-		    GREYLIST_STORE_ERROR);
-		assert_true(took < 0.5);
-		snprintf(want, sizeof(want), "redis %s: GET: ", name);
-		assert_memory_equal(why.text, want, strlen(want));
-	}
-	/* the next call tries to connect, and fails */
+	/* the read breaks on the old connection (a write to the closed
+	 * socket raises SIGPIPE, which would kill this test), is run once
+	 * more on a new connection, and that cannot be made */
 	assert_int_equal(timed_get(store, "k", &took, &why),
 	    GREYLIST_STORE_ERROR);
 	failed_at = now_s();
@@ -1217,6 +1210,20 @@ test_outage(void **state)
 	    &why), GREYLIST_STORE_NOTFOUND);
 	assert_int_equal(timed_get(store, "k", &took, &why),
 	    GREYLIST_STORE_FOUND);
+
+	/* a restart between two calls costs no failed call: the broken
+	 * read is run again on a new connection, and the other slot's
+	 * connection is remade before its next use */
+	assert_int_equal(server_stop(srv), 0);
+	assert_int_equal(server_start(srv), 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(timed_get(store, "k", &took, &why),
+		    GREYLIST_STORE_NOTFOUND);
+		assert_int_equal(greylist_store_update(store, "k", ic.now,
+		    incr, &ic, &why), GREYLIST_STORE_NOTFOUND);
+		assert_int_equal(greylist_store_delete(store, "k", &why),
+		    GREYLIST_STORE_FOUND);
+	}
 	greylist_store_close(&store);
 }
 

@@ -1077,12 +1077,11 @@ greylist_deinit(void *config)
 	greylist_store_close(&cfg->gstore);
 }
 
-/* greylist_init - check the settings, open the tables and the store */
-static bool
-greylist_init(struct policy_init *pi, char **error_r)
+/* greylist_store_opt - the store options of a config */
+static struct greylist_store_options
+greylist_store_opt(const struct greylist_config *cfg)
 {
-	struct greylist_config *cfg = pi->config;
-	struct greylist_store_options opt = {
+	return (struct greylist_store_options){
 		.key_prefix = cfg->key_prefix,
 		.timeout = cfg->store_timeout,
 		.connections = (unsigned)cfg->store_connections,
@@ -1090,6 +1089,14 @@ greylist_init(struct policy_init *pi, char **error_r)
 		.database = cfg->redis_database,
 		.map_size = cfg->lmdb_map_size,
 	};
+}
+
+/* greylist_init - check the settings, open the tables and the store */
+static bool
+greylist_init(struct policy_init *pi, char **error_r)
+{
+	struct greylist_config *cfg = pi->config;
+	struct greylist_store_options opt = greylist_store_opt(cfg);
 	struct buf err = { 0 };
 	char *why = NULL;
 
@@ -1127,6 +1134,20 @@ greylist_init(struct policy_init *pi, char **error_r)
 }
 
 /* --- settings ------------------------------------------------------------- */
+
+/* greylist_spec_valid - "type:name"; whether the type exists is the
+ * store's to say when it is opened */
+static bool
+greylist_spec_valid(const void *value, const char **error_r)
+{
+	const char *spec = *(const char *const *)value;
+	const char *colon = strchr(spec, ':');
+
+	if (colon != NULL && colon != spec && colon[1] != '\0')
+		return true;
+	*error_r = "expected TYPE:NAME (lmdb:PATH or redis:ADDRESS)";
+	return false;
+}
 
 /* greylist_code_valid - greylisting is a 4xx by nature */
 static bool
@@ -1180,6 +1201,7 @@ static const struct conf_setting greylist_settings[] = {
 	{ .name = "store", .type = CONF_STRING,
 	  .def = "lmdb:/var/lib/postern/greylist.lmdb",
 	  .offset = GREYLIST_OFF(store),
+	  .validate = greylist_spec_valid,
 	  .help = "lmdb:PATH, redis:unix:PATH or redis:HOST[:PORT]" },
 	{ .name = "key_prefix", .type = CONF_STRING,
 	  .def = "postern:greylist:", .offset = GREYLIST_OFF(key_prefix),
@@ -1253,6 +1275,25 @@ static const struct conf_setting greylist_settings[] = {
 	  .help = "X-Greylist header on messages that were delayed" },
 	{ .name = NULL },
 };
+
+/* greylist_read_settings - see greylist.h */
+bool
+greylist_read_settings(struct conf_file *cf, const char *section,
+    struct arena *arena, struct greylist_settings *r,
+    struct conf_errors *err)
+{
+	struct greylist_config *cfg = arena_alloc(arena, sizeof(*cfg));
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (conf_apply(cf, section, greylist_settings, cfg, arena, err) > 0)
+		return false;
+	*r = (struct greylist_settings){
+		.store = cfg->store,
+		.opt = greylist_store_opt(cfg),
+		.auto_whitelist_clients = cfg->auto_whitelist_clients,
+	};
+	return true;
+}
 
 const struct policy_module greylist_module = {
 	.name = "greylist",

@@ -40,6 +40,8 @@
 #define POSTERN_GREYLIST_H
 
 #include "arena.h"
+#include "conf.h"
+#include "greylist_store.h"
 #include "mailaddr.h"
 #include "policy.h"
 
@@ -57,5 +59,23 @@ extern const struct policy_module greylist_module;
  */
 const char *greylist_normalize_sender(struct arena *arena,
     const struct mailaddr *sender);
+
+/* What posternctl greylist needs of a [greylist] section. */
+struct greylist_settings {
+	const char *store;			/* spec */
+	struct greylist_store_options opt;	/* as the module opens it */
+	unsigned long auto_whitelist_clients;	/* 0: never */
+};
+
+/*
+ * greylist_read_settings - apply section of cf (NULL: the defaults)
+ * through the module's own settings table, so that the tool and filterd
+ * agree on every default and every value's syntax; nothing is opened.
+ * Strings live in arena; errors ("FILE:LINE: ...") are added to err.
+ * Returns false when there were errors.
+ */
+bool greylist_read_settings(struct conf_file *cf, const char *section,
+    struct arena *arena, struct greylist_settings *r,
+    struct conf_errors *err);
 
 #endif

@@ -2,11 +2,10 @@
  * greylist_tool.c - "posternctl greylist": look at, count and remove
  * greylisting records (see greylist_tool.h)
  *
- * The tool reads only the [greylist] settings that say where the store is
- * and how to read a record's state, with conf_find, rather than applying
- * the module's settings table: it must not depend on the module's other
- * settings being valid, nor on the module being in the pipeline at all.
- * A file that does not parse is not trusted for those few either.
+ * The [greylist] section is read through the module's own settings table
+ * (greylist_read_settings), so the tool and filterd agree on every
+ * default and on what a value means; nothing the module would open at
+ * init is opened, and the module need not be in the pipeline.
  *
  * Output is collected before it is printed, so that a store error half
  * way through a listing leaves stdout empty rather than with a listing
@@ -29,6 +28,7 @@
 #include "arena.h"
 #include "buf.h"
 #include "conf.h"
+#include "greylist.h"
 #include "greylist_store.h"
 #include "greylist_tool.h"
 #include "log.h"
@@ -41,81 +41,6 @@
 #define GREYLIST_TOOL_CONFIG	SYSCONFDIR_POSTERN "/filterd.conf"
 #define GREYLIST_TOOL_SECTION	"greylist"
 #define GREYLIST_TOOL_YEAR_MAX	9999	/* TIME keeps four digits */
-
-/* The settings the tool needs, parsed. Strings point into the loaded
- * file or at the defaults below. */
-struct greylist_tool_conf {
-	const char *store;
-	const char *key_prefix;
-	double timeout;
-	const char *password;
-	unsigned long database;
-	uint64_t map_size;
-	unsigned long whitelist;	/* auto_whitelist_clients; 0 = never */
-};
-
-/* greylist_tool_parse_fn - text into the field; false with *why_r */
-typedef bool (*greylist_tool_parse_fn)(const char *text, void *field,
-    const char **why_r);
-
-static bool greylist_tool_string(const char *, void *, const char **);
-static bool greylist_tool_spec(const char *, void *, const char **);
-static bool greylist_tool_duration(const char *, void *, const char **);
-static bool greylist_tool_uint(const char *, void *, const char **);
-static bool greylist_tool_size(const char *, void *, const char **);
-
-/* The [greylist] settings read, with the module's defaults as config
- * text (parsed like the file's values, so that both agree). */
-static const struct {
-	const char *name;
-	const char *def;
-	greylist_tool_parse_fn parse;
-	size_t offset;
-} greylist_tool_settings[] = {
-	{
-		.name = "store",
-		.def = "lmdb:/var/lib/postern/greylist.lmdb",
-		.parse = greylist_tool_spec,
-		.offset = offsetof(struct greylist_tool_conf, store),
-	},
-	{
-		.name = "key_prefix",
-		.def = "postern:greylist:",
-		.parse = greylist_tool_string,
-		.offset = offsetof(struct greylist_tool_conf, key_prefix),
-	},
-	{
-		.name = "store_timeout",
-		.def = "1s",
-		.parse = greylist_tool_duration,
-		.offset = offsetof(struct greylist_tool_conf, timeout),
-	},
-	{
-		.name = "redis_password",
-		.def = "",
-		.parse = greylist_tool_string,
-		.offset = offsetof(struct greylist_tool_conf, password),
-	},
-	{
-		.name = "redis_database",
-		.def = "0",
-		.parse = greylist_tool_uint,
-		.offset = offsetof(struct greylist_tool_conf, database),
-	},
-	{
-		.name = "lmdb_map_size",
-		.def = "1G",
-		.parse = greylist_tool_size,
-		.offset = offsetof(struct greylist_tool_conf, map_size),
-	},
-	{
-		.name = "auto_whitelist_clients",
-		.def = "5",
-		.parse = greylist_tool_uint,
-		.offset = offsetof(struct greylist_tool_conf, whitelist),
-	},
-	{ 0 },
-};
 
 /* What a record is, by its key and count (greylist.h). */
 enum greylist_tool_state {
@@ -152,13 +77,13 @@ static const struct {
 
 /* Key kinds: the key's first field, and its state from the record. */
 static enum greylist_tool_state greylist_tool_triplet(
-    const struct greylist_tool_conf *, const struct greylist_record *);
+    const struct greylist_settings *, const struct greylist_record *);
 static enum greylist_tool_state greylist_tool_identity(
-    const struct greylist_tool_conf *, const struct greylist_record *);
+    const struct greylist_settings *, const struct greylist_record *);
 
 static const struct {
 	const char *tag;		/* with the space after it */
-	enum greylist_tool_state (*state)(const struct greylist_tool_conf *,
+	enum greylist_tool_state (*state)(const struct greylist_settings *,
 	    const struct greylist_record *);
 } greylist_tool_kinds[] = {
 	{ .tag = "t ", .state = greylist_tool_triplet },
@@ -169,7 +94,7 @@ static const struct {
 /* What every command gets. */
 struct greylist_tool {
 	const char *cmd;		/* for messages */
-	const struct greylist_tool_conf *conf;
+	const struct greylist_settings *conf;
 	struct greylist_store *store;
 	int64_t now;
 	struct arena *arena;
@@ -231,108 +156,27 @@ greylist_tool_usage(void)
 
 /* --- settings ------------------------------------------------------------- */
 
-/* greylist_tool_string - any text, "" included */
-static bool
-greylist_tool_string(const char *text, void *field, const char **why_r)
-{
-	(void)why_r;
-	*(const char **)field = text;
-	return true;
-}
-
-/* greylist_tool_spec - "type:name" with a type; whether the type exists
- * is greylist_store_open's to say */
-static bool
-greylist_tool_spec(const char *text, void *field, const char **why_r)
-{
-	const char *colon = strchr(text, ':');
-
-	if (colon == NULL || colon == text) {
-		*why_r = "expected TYPE:NAME (lmdb:PATH or redis:ADDRESS)";
-		return false;
-	}
-	*(const char **)field = text;
-	return true;
-}
-
-/* greylist_tool_duration - seconds, with the config's units */
-static bool
-greylist_tool_duration(const char *text, void *field, const char **why_r)
-{
-	if (!conf_parse_duration(text, (double *)field)) {
-		*why_r = "expected a duration such as 30s, 5m, 2h, 1d";
-		return false;
-	}
-	return true;
-}
-
-/* greylist_tool_uint - decimal, or octal with a leading 0, as the
- * config's unsigned settings are read */
-static bool
-greylist_tool_uint(const char *text, void *field, const char **why_r)
-{
-	unsigned long v;
-	char *end;
-
-	if (*text >= '0' && *text <= '9') {
-		errno = 0;
-		v = strtoul(text, &end, text[0] == '0' ? 8 : 10);
-		if (errno == 0 && *end == '\0') {
-			*(unsigned long *)field = v;
-			return true;
-		}
-	}
-	*why_r = "expected a non-negative integer (leading 0 for octal)";
-	return false;
-}
-
-/* greylist_tool_size - bytes, with the config's units */
-static bool
-greylist_tool_size(const char *text, void *field, const char **why_r)
-{
-	if (!conf_parse_size(text, (uint64_t *)field)) {
-		*why_r = "expected a size such as 512k, 10M, 1G";
-		return false;
-	}
-	return true;
-}
-
 /* greylist_tool_conf - the settings from path (NULL: the default file,
- * which may be missing) into conf; false after reporting. *cf_r must
- * outlive conf. */
+ * which may be missing) into conf, strings in arena; false after
+ * reporting */
 static bool
-greylist_tool_conf(const char *path, struct greylist_tool_conf *conf,
-    struct conf_file **cf_r)
+greylist_tool_conf(const char *path, struct greylist_settings *conf,
+    struct arena *arena)
 {
 	struct conf_errors err = { 0 };
-	const struct conf_entry *e;
 	struct conf_file *cf = NULL;
-	const char *why, *p;
+	const char *p;
 	struct stat st;
-	size_t i;
 
 	/* only the default file may be absent: a mistyped -c is an error */
 	if (path != NULL || stat(GREYLIST_TOOL_CONFIG, &st) == 0 ||
 	    errno != ENOENT)
 		cf = conf_load(path != NULL ? path : GREYLIST_TOOL_CONFIG,
 		    &err);
-	for (i = 0; (cf != NULL || err.count == 0) &&
-	    greylist_tool_settings[i].name != NULL; i++) {
-		e = cf != NULL ? conf_find(cf, GREYLIST_TOOL_SECTION,
-		    greylist_tool_settings[i].name) : NULL;
-		why = "";
-		p = e != NULL ? e->value : greylist_tool_settings[i].def;
-		if (greylist_tool_settings[i].parse(p, (char *)conf +
-		    greylist_tool_settings[i].offset, &why))
-			continue;
-		if (e == NULL)
-			log_panic("greylist_tool: bad default '%s' for '%s'",
-			    p, greylist_tool_settings[i].name);
-		conf_error(&err, e->file, e->line,
-		    "bad value '%s' for '%s': %s", p,
-		    greylist_tool_settings[i].name, why);
-	}
-	*cf_r = cf;
+	if (cf != NULL || err.count == 0)
+		(void)greylist_read_settings(cf, GREYLIST_TOOL_SECTION, arena,
+		    conf, &err);
+	conf_file_free(&cf);
 	if (err.count == 0)
 		return true;
 	conf_errors_sort(&err);
@@ -347,7 +191,7 @@ greylist_tool_conf(const char *path, struct greylist_tool_conf *conf,
 
 /* greylist_tool_triplet - a triplet has passed once it has a count */
 static enum greylist_tool_state
-greylist_tool_triplet(const struct greylist_tool_conf *conf,
+greylist_tool_triplet(const struct greylist_settings *conf,
     const struct greylist_record *rec)
 {
 	(void)conf;
@@ -358,17 +202,17 @@ greylist_tool_triplet(const struct greylist_tool_conf *conf,
 /* greylist_tool_identity - whitelisted as the module would judge it now
  * (a changed auto_whitelist_clients applies to old records too) */
 static enum greylist_tool_state
-greylist_tool_identity(const struct greylist_tool_conf *conf,
+greylist_tool_identity(const struct greylist_settings *conf,
     const struct greylist_record *rec)
 {
-	return conf->whitelist > 0 && rec->count >= 0 &&
-	    (uint64_t)rec->count >= conf->whitelist ?
+	return conf->auto_whitelist_clients > 0 && rec->count >= 0 &&
+	    (uint64_t)rec->count >= conf->auto_whitelist_clients ?
 	    GREYLIST_TOOL_WHITELISTED : GREYLIST_TOOL_COUNTING;
 }
 
 /* greylist_tool_state - the state of key's record */
 static enum greylist_tool_state
-greylist_tool_state(const struct greylist_tool_conf *conf, const char *key,
+greylist_tool_state(const struct greylist_settings *conf, const char *key,
     const struct greylist_record *rec)
 {
 	size_t i;
@@ -414,7 +258,7 @@ greylist_tool_time(struct buf *b, int64_t t)
 
 /* greylist_tool_line - one record's line */
 static void
-greylist_tool_line(struct buf *b, const struct greylist_tool_conf *conf,
+greylist_tool_line(struct buf *b, const struct greylist_settings *conf,
     const char *key, const struct greylist_record *rec)
 {
 	greylist_tool_text(b, key);
@@ -587,7 +431,7 @@ greylist_tool_flush(struct greylist_tool *gt, int argc, char **argv)
 
 /* Counts per state, for stats. */
 struct greylist_tool_counts {
-	const struct greylist_tool_conf *conf;
+	const struct greylist_settings *conf;
 	unsigned long state[GREYLIST_TOOL_NSTATES];
 	unsigned long total;
 };
@@ -634,21 +478,15 @@ greylist_tool_stats(struct greylist_tool *gt, int argc, char **argv)
  * output */
 static int
 greylist_tool_run(const struct greylist_tool_cmd *cmd,
-    const struct greylist_tool_conf *conf, int argc, char **argv)
+    const struct greylist_settings *conf, int argc, char **argv)
 {
-	struct greylist_store_options opt = {
-		.key_prefix = conf->key_prefix,
-		.timeout = conf->timeout,
-		.connections = 1,
-		.password = conf->password,
-		.database = conf->database,
-		.map_size = conf->map_size,
-		.no_create = true,
-	};
+	struct greylist_store_options opt = conf->opt;
 	struct greylist_tool gt = { .cmd = cmd->name, .conf = conf };
 	char *error = NULL;
 	int ret;
 
+	opt.connections = 1;
+	opt.no_create = true;	/* a mistyped path must not make a store */
 	if (!greylist_store_open(conf->store, &opt, &gt.store, &error)) {
 		fprintf(stderr, "posternctl greylist: %s\n", error);
 		free(error);
@@ -694,8 +532,8 @@ greylist_tool_main(int argc, char **argv)
 {
 	const char *path = NULL, *store = NULL, *prefix = NULL;
 	const struct greylist_tool_cmd *cmd;
-	struct greylist_tool_conf conf = { 0 };
-	struct conf_file *cf = NULL;
+	struct greylist_settings conf = { 0 };
+	struct arena *arena;
 	int c, ret;
 
 	optind = 1;
@@ -728,15 +566,16 @@ greylist_tool_main(int argc, char **argv)
 	argv += optind + 1;
 	if (!greylist_tool_args_ok(cmd, argc, argv))
 		return greylist_tool_usage();
-	if (!greylist_tool_conf(path, &conf, &cf)) {
-		conf_file_free(&cf);
+	arena = arena_create();
+	if (!greylist_tool_conf(path, &conf, arena)) {
+		arena_destroy(&arena);
 		return GREYLIST_TOOL_ERROR;
 	}
 	if (store != NULL)
 		conf.store = store;
 	if (prefix != NULL)
-		conf.key_prefix = prefix;
+		conf.opt.key_prefix = prefix;
 	ret = greylist_tool_run(cmd, &conf, argc, argv);
-	conf_file_free(&cf);
+	arena_destroy(&arena);
 	return ret;
 }

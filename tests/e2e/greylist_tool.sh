@@ -403,8 +403,9 @@ conf "$D/bad.conf" 'pipeline = greylist' '[greylist]' \
 gl -c "$D/bad.conf" -s "lmdb:$G" list
 is "$RC:$OUT" "2:" "bad values in [greylist]: exit 2, no output"
 is "$ERR" "posternctl greylist: $D/bad.conf:3: bad value 'soon' for 'store_timeout': expected a duration such as 30s, 5m, 2h, 1d
+posternctl greylist: $D/bad.conf:4: bad value 'whenever' for 'delay': expected a duration such as 30s, 5m, 2h, 1d
 posternctl greylist: $D/bad.conf:5: bad value 'many' for 'auto_whitelist_clients': expected a non-negative integer (leading 0 for octal)" \
-    "... each named FILE:LINE (settings the tool does not read are not checked)"
+    "... each named FILE:LINE (read with the module's own settings table)"
 conf "$D/bad2.conf" '[greylist]' 'store = /var/lib/greylist.lmdb'
 gl -c "$D/bad2.conf" list
 is "$RC" 2 "a store without a type: exit 2"

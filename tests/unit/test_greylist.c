@@ -1399,8 +1399,8 @@ test_init_errors(void **state)
 	    "a greylist store (use lmdb:PATH or redis:unix:PATH or "
 	    "redis:HOST:PORT)\n");
 	assert_false(load_text("[greylist]\n\nstore = lmdb:\n"));
-	assert_string_equal(F.error, "greylist.conf:3: store: lmdb:: no name "
-	    "after \"lmdb:\"\n");
+	assert_string_equal(F.error, "greylist.conf:3: bad value 'lmdb:' for "
+	    "'store': expected TYPE:NAME (lmdb:PATH or redis:ADDRESS)\n");
 	assert_false(load_text(arena_printf(F.a, "[greylist]\n"
 	    "store = lmdb:%s/no/such/dir/gl.lmdb\n", F.dir)));
 	want = arena_printf(F.a, "greylist.conf:2: store: lmdb:%s/no/such/"

@@ -1,6 +1,6 @@
 /*
- * fake_txn.c - the txn_* accessors of policy.h without filterd (see
- * fake_txn.h)
+ * fake_txn.c - the txn_* accessors of policy.h without filterd, and a
+ * module loaded and called as filterd would (see fake_txn.h)
  */
 #include "config.h"
 
@@ -8,11 +8,14 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
 
+#include "buf.h"
 #include "fake_txn.h"
+#include "mem.h"
 
 /* txn_queue_id - the field set up by the test */
 const char *
@@ -215,4 +218,102 @@ policy_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* fake_txn_clear - the test's arenas gone, every field zeroed */
+void
+fake_txn_clear(struct txn *txn)
+{
+	arena_destroy(&txn->conn_arena);
+	arena_destroy(&txn->msg_arena);
+	memset(txn, 0, sizeof(*txn));
+}
+
+/* fake_module_load - parse, apply and init as filterd does (see
+ * fake_txn.h); a refused config leaves nothing loaded */
+bool
+fake_module_load(const struct policy_module *mod, const char *file,
+    const char *text, const struct policy_globals *globals,
+    struct fake_module *m_r, char **error_r)
+{
+	struct conf_errors err = { 0 };
+	struct fake_module m = { 0 };	/* .mod stays NULL until init is done */
+	struct policy_init pi = { 0 };
+
+	memset(m_r, 0, sizeof(*m_r));
+	m.arena = arena_create();
+	m.cf = conf_load_string(file, text, &err);
+	assert_non_null(m.cf);
+	assert_int_equal(err.count, 0);
+	m.config = xcalloc(1, mod->config_size);
+	conf_apply(m.cf, mod->name, mod->settings, m.config, m.arena, &err);
+	if (err.count > 0) {
+		*error_r = buf_steal(&err.text);
+		fake_module_unload(&m);
+		return false;
+	}
+	conf_errors_free(&err);
+	pi.config = m.config;
+	pi.arena = m.arena;
+	pi.globals = globals;
+	pi.cf = m.cf;
+	pi.section = mod->name;
+	if (!mod->init(&pi, error_r)) {
+		fake_module_unload(&m);
+		return false;
+	}
+	m.mod = mod;
+	m.conn = mod->conn_size > 0 ? xcalloc(1, mod->conn_size) : NULL;
+	m.msg = mod->msg_size > 0 ? xcalloc(1, mod->msg_size) : NULL;
+	*m_r = m;
+	return true;
+}
+
+/* fake_module_run - one stage's handler, with the states as the core
+ * passes them */
+enum policy_status
+fake_module_run(struct fake_module *m, struct txn *txn,
+    enum policy_stage stage, struct verdict *v)
+{
+	struct policy_call call = {
+		.txn = txn,
+		.config = m->config,
+		.conn = m->conn,
+		.msg = stage >= POLICY_MAIL ? m->msg : NULL,
+		.stage = stage,
+		.deadline = policy_now() + 10,
+	};
+
+	memset(v, 0, sizeof(*v));
+	assert_non_null(m->mod);
+	assert_non_null(m->mod->stage[stage]);
+	return m->mod->stage[stage](&call, v);
+}
+
+/* fake_module_header - the HEADER stage for one header */
+enum policy_status
+fake_module_header(struct fake_module *m, struct txn *txn, const char *name,
+    const char *value, struct verdict *v)
+{
+	enum policy_status r;
+
+	txn->hdr_name = name;
+	txn->hdr_value = value;
+	r = fake_module_run(m, txn, POLICY_HEADER, v);
+	txn->hdr_name = txn->hdr_value = NULL;
+	return r;
+}
+
+/* fake_module_unload - deinit (if init accepted the config) and free */
+void
+fake_module_unload(struct fake_module *m)
+{
+	if (m->mod != NULL && m->mod->deinit != NULL)
+		m->mod->deinit(m->config);
+	arena_destroy(&m->arena);
+	conf_file_free(&m->cf);
+	free(m->config);
+	free(m->conn);
+	free(m->msg);
+	memset(m, 0, sizeof(*m));
 }

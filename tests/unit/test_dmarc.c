@@ -28,10 +28,10 @@
 
 #include "arena.h"
 #include "buf.h"
-#include "conf.h"
 #include "dmarc.h"
 #include "dns.h"
 #include "inet.h"
+#include "mem.h"
 #include "policy.h"
 #include "table.h"
 #include "fake_txn.h"
@@ -61,13 +61,9 @@ static const char test_psl[] =
     "!keep.w.dmarc.example.net\n";
 
 struct fix {
-	struct arena *arena;		/* the config's lifetime */
-	struct conf_file *cf;
-	void *cfg;
-	bool inited;
+	struct fake_module mod;		/* the module, loaded */
 	char *error;
 	struct txn txn;
-	void *msg;
 	struct policy_globals globals;
 	char dir[256];
 	char *psl;			/* path of test_psl */
@@ -107,18 +103,10 @@ group_teardown(void **state)
 static void
 unload(void)
 {
-	if (F.inited)
-		dmarc_module.deinit(F.cfg);
-	arena_destroy(&F.arena);
-	arena_destroy(&F.txn.msg_arena);
-	conf_file_free(&F.cf);
-	free(F.cfg);
-	free(F.msg);
+	fake_module_unload(&F.mod);
+	fake_txn_clear(&F.txn);
 	free(F.error);
-	F.inited = false;
-	F.cfg = F.msg = NULL;
 	F.error = NULL;
-	memset(&F.txn, 0, sizeof(F.txn));
 }
 
 /* setup - an empty fixture with a temp directory, the test's list and
@@ -162,39 +150,23 @@ teardown(void **state)
 static bool
 load_psl(const char *text, const char *psl, struct dns *dns)
 {
-	struct conf_errors err = { 0 };
-	struct policy_init pi = { 0 };
 	char *conf;
+	bool ok;
 
 	unload();
-	F.arena = arena_create();
 	F.globals.dns = dns;
-	conf = psl != NULL ? arena_printf(F.arena, "%spublic_suffix_list = "
-	    "%s\n", text, psl) : arena_strdup(F.arena, text);
-	F.cf = conf_load_string("dmarc.conf", conf, &err);
-	assert_non_null(F.cf);
-	F.cfg = calloc(1, dmarc_module.config_size);
-	conf_apply(F.cf, "dmarc", dmarc_module.settings, F.cfg, F.arena,
-	    &err);
-	if (err.count > 0) {
-		F.error = buf_steal(&err.text);
+	conf = psl != NULL ? xasprintf("%spublic_suffix_list = %s\n", text,
+	    psl) : xstrdup(text);
+	ok = fake_module_load(&dmarc_module, "dmarc.conf", conf, &F.globals,
+	    &F.mod, &F.error);
+	free(conf);
+	if (!ok)
 		return false;
-	}
-	conf_errors_free(&err);
-	pi.config = F.cfg;
-	pi.arena = F.arena;
-	pi.globals = &F.globals;
-	pi.cf = F.cf;
-	pi.section = "dmarc";
-	if (!dmarc_module.init(&pi, &F.error))
-		return false;
-	F.inited = true;
 	F.txn.msg_arena = arena_create();
 	F.txn.qid = "TESTQID";
 	F.txn.addr_text = CLIENT;
 	F.txn.mynetworks = TABLE_NOTFOUND;
 	assert_true(inet_parse(CLIENT, &F.txn.addr));
-	F.msg = calloc(1, dmarc_module.msg_size);
 	return true;
 }
 
@@ -220,16 +192,7 @@ load_store(const char *more)
 static enum policy_status
 run(enum policy_stage stage, struct verdict *v)
 {
-	struct policy_call call = {
-		.txn = &F.txn,
-		.config = F.cfg,
-		.msg = F.msg,
-		.stage = stage,
-	};
-
-	memset(v, 0, sizeof(*v));
-	assert_non_null(dmarc_module.stage[stage]);
-	return dmarc_module.stage[stage](&call, v);
+	return fake_module_run(&F.mod, &F.txn, stage, v);
 }
 
 /* message - a new message: no SPF or DKIM outcome yet */
@@ -238,7 +201,7 @@ message(void)
 {
 	arena_destroy(&F.txn.msg_arena);
 	F.txn.msg_arena = arena_create();
-	memset(F.msg, 0, dmarc_module.msg_size);
+	memset(F.mod.msg, 0, dmarc_module.msg_size);
 	memset(&F.txn.spf, 0, sizeof(F.txn.spf));
 	F.txn.ndkim = 0;
 }
@@ -249,12 +212,10 @@ header(const char *name, const char *value)
 {
 	struct verdict v;
 
-	F.txn.hdr_name = name;
-	F.txn.hdr_value = value;
-	assert_int_equal(run(POLICY_HEADER, &v), POLICY_DONE);
+	assert_int_equal(fake_module_header(&F.mod, &F.txn, name, value, &v),
+	    POLICY_DONE);
 	assert_int_equal(v.action, VERDICT_DUNNO);
 	assert_null(v.authres);
-	F.txn.hdr_name = F.txn.hdr_value = NULL;
 }
 
 /* spf - the SPF outcome the spf module would leave */

@@ -3,10 +3,11 @@
  * serving the list zones in tests/data/zones/ (zen.example.net,
  * bl.example.net, wl.example.org, dbl.example.net)
  *
- * Configs are built as filterd builds them (conf_load_string, conf_apply
- * with the module's settings, init); a small fake transaction stands in
- * for filterd/txn.c and the stage handlers are called directly, with the
- * module's conn and msg state kept across stages as the core keeps them.
+ * Configs are built as filterd builds them (fake_module_load:
+ * conf_load_string, conf_apply with the module's settings, init); a small
+ * fake transaction stands in for filterd/txn.c and the stage handlers are
+ * called directly, with the module's conn and msg state kept across
+ * stages as the core keeps them.
  */
 #include "config.h"
 
@@ -22,7 +23,6 @@
 #include <time.h>
 
 #include "arena.h"
-#include "conf.h"
 #include "dns.h"
 #include "dnsbl.h"
 #include "inet.h"
@@ -43,12 +43,9 @@ static struct dns *dns_ok;	/* nsd */
 static struct dns *dns_quiet;	/* the silent socket */
 
 struct fix {
-	struct arena *arena;		/* the config's lifetime */
-	struct conf_file *cf;
-	void *cfg;
+	struct fake_module mod;		/* the module, loaded */
 	char *error;
 	struct txn txn;
-	void *conn, *msg;
 	struct policy_globals globals;
 };
 
@@ -74,13 +71,8 @@ group_teardown(void **state)
 static void
 unload(void)
 {
-	arena_destroy(&F.arena);
-	arena_destroy(&F.txn.conn_arena);
-	arena_destroy(&F.txn.msg_arena);
-	conf_file_free(&F.cf);
-	free(F.cfg);
-	free(F.conn);
-	free(F.msg);
+	fake_module_unload(&F.mod);
+	fake_txn_clear(&F.txn);
 	free(F.error);
 	memset(&F, 0, sizeof(F));
 }
@@ -108,28 +100,10 @@ teardown(void **state)
 static bool
 load(const char *text, const char *client, struct dns *dns)
 {
-	struct conf_errors err = { 0 };
-	struct policy_init pi = { 0 };
-
 	unload();
-	F.arena = arena_create();
 	F.globals.dns = dns;
-	F.cf = conf_load_string("dnsbl.conf", text, &err);
-	assert_non_null(F.cf);
-	F.cfg = calloc(1, dnsbl_module.config_size);
-	conf_apply(F.cf, "dnsbl", dnsbl_module.settings, F.cfg, F.arena,
-	    &err);
-	if (err.count > 0) {
-		F.error = buf_steal(&err.text);
-		return false;
-	}
-	conf_errors_free(&err);
-	pi.config = F.cfg;
-	pi.arena = F.arena;
-	pi.globals = &F.globals;
-	pi.cf = F.cf;
-	pi.section = "dnsbl";
-	if (!dnsbl_module.init(&pi, &F.error))
+	if (!fake_module_load(&dnsbl_module, "dnsbl.conf", text, &F.globals,
+	    &F.mod, &F.error))
 		return false;
 	F.txn.conn_arena = arena_create();
 	F.txn.msg_arena = arena_create();
@@ -137,8 +111,6 @@ load(const char *text, const char *client, struct dns *dns)
 	F.txn.name = "unknown";
 	F.txn.mynetworks = TABLE_NOTFOUND;
 	assert_true(inet_parse(client, &F.txn.addr));
-	F.conn = calloc(1, dnsbl_module.conn_size);
-	F.msg = calloc(1, dnsbl_module.msg_size);
 	return true;
 }
 
@@ -146,18 +118,7 @@ load(const char *text, const char *client, struct dns *dns)
 static enum policy_status
 run(enum policy_stage stage, struct verdict *v)
 {
-	struct policy_call call = {
-		.txn = &F.txn,
-		.config = F.cfg,
-		.conn = F.conn,
-		.msg = stage >= POLICY_MAIL ? F.msg : NULL,
-		.stage = stage,
-		.deadline = policy_now() + 10,
-	};
-
-	memset(v, 0, sizeof(*v));
-	assert_non_null(dnsbl_module.stage[stage]);
-	return dnsbl_module.stage[stage](&call, v);
+	return fake_module_run(&F.mod, &F.txn, stage, v);
 }
 
 /* assert_dunno - no opinion, nothing listed */

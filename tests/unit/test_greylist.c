@@ -4,10 +4,11 @@
  * killed by the test)
  *
  * As in test_dnsbl.c, configs are built as filterd builds them
- * (conf_load_string, conf_apply with the module's settings, init) and a
- * fake transaction (fake_txn.c) stands in for filterd/txn.c. The test
- * opens the module's LMDB store a second time (one environment per path
- * per process is shared) to check the keys and records the module left.
+ * (fake_module_load: conf_load_string, conf_apply with the module's
+ * settings, init) and a fake transaction (fake_txn.c) stands in for
+ * filterd/txn.c. The test opens the module's LMDB store a second time
+ * (one environment per path per process is shared) to check the keys and
+ * records the module left.
  *
  * The module reads the real clock in whole seconds. Instead of waiting
  * five minutes, a test makes a triplet older by rewriting its record
@@ -37,7 +38,6 @@
 
 #include "arena.h"
 #include "buf.h"
-#include "conf.h"
 #include "greylist.h"
 #include "greylist_store.h"
 #include "inet.h"
@@ -58,14 +58,10 @@ struct fix {
 	char dir[256];
 	char *lmdb;			/* "lmdb:DIR/gl.lmdb" */
 	struct arena *a;		/* the test's addresses and keys */
-	struct arena *arena;		/* the config's lifetime */
-	struct conf_file *cf;
-	void *cfg;
-	bool inited;
+	struct fake_module mod;		/* the module, loaded */
 	char *error;
 	struct greylist_store *store;	/* the test's own handle */
 	struct txn txn;
-	void *msg;
 	struct policy_globals globals;
 	pid_t redis;			/* 0: none running */
 };
@@ -77,18 +73,10 @@ static void
 unload(void)
 {
 	greylist_store_close(&F.store);
-	if (F.inited)
-		greylist_module.deinit(F.cfg);
-	arena_destroy(&F.arena);
-	arena_destroy(&F.txn.msg_arena);
-	conf_file_free(&F.cf);
-	free(F.cfg);
-	free(F.msg);
+	fake_module_unload(&F.mod);
+	fake_txn_clear(&F.txn);
 	free(F.error);
-	F.inited = false;
-	F.cfg = F.msg = NULL;
 	F.error = NULL;
-	memset(&F.txn, 0, sizeof(F.txn));
 }
 
 /* redis_stop - kill the test's redis-server, if any */
@@ -161,32 +149,12 @@ sender(const char *text)
 static bool
 load_text(const char *text)
 {
-	struct conf_errors err = { 0 };
-	struct policy_init pi = { 0 };
-
 	unload();
-	F.arena = arena_create();
 	F.globals.hostname = HOST;
 	F.globals.authserv_id = HOST;
-	F.cf = conf_load_string("greylist.conf", text, &err);
-	assert_non_null(F.cf);
-	assert_int_equal(err.count, 0);
-	F.cfg = calloc(1, greylist_module.config_size);
-	conf_apply(F.cf, "greylist", greylist_module.settings, F.cfg, F.arena,
-	    &err);
-	if (err.count > 0) {
-		F.error = buf_steal(&err.text);
+	if (!fake_module_load(&greylist_module, "greylist.conf", text,
+	    &F.globals, &F.mod, &F.error))
 		return false;
-	}
-	conf_errors_free(&err);
-	pi.config = F.cfg;
-	pi.arena = F.arena;
-	pi.globals = &F.globals;
-	pi.cf = F.cf;
-	pi.section = "greylist";
-	if (!greylist_module.init(&pi, &F.error))
-		return false;
-	F.inited = true;
 	F.txn.msg_arena = arena_create();
 	F.txn.qid = "TESTQID";
 	F.txn.name = "unknown";
@@ -194,7 +162,6 @@ load_text(const char *text)
 	F.txn.globals = &F.globals;
 	client("192.0.2.10");
 	sender("alice@example.com");
-	F.msg = calloc(1, greylist_module.msg_size);
 	return true;
 }
 
@@ -229,7 +196,7 @@ message(void)
 {
 	arena_destroy(&F.txn.msg_arena);
 	F.txn.msg_arena = arena_create();
-	memset(F.msg, 0, greylist_module.msg_size);
+	memset(F.mod.msg, 0, greylist_module.msg_size);
 	F.txn.rcpt = NULL;
 	F.txn.nrcpt = 0;
 	F.txn.nheaders = 0;
@@ -242,17 +209,7 @@ message(void)
 static enum policy_status
 run(enum policy_stage stage, struct verdict *v)
 {
-	struct policy_call call = {
-		.txn = &F.txn,
-		.config = F.cfg,
-		.msg = F.msg,
-		.stage = stage,
-		.deadline = policy_now() + 10,
-	};
-
-	memset(v, 0, sizeof(*v));
-	assert_non_null(greylist_module.stage[stage]);
-	return greylist_module.stage[stage](&call, v);
+	return fake_module_run(&F.mod, &F.txn, stage, v);
 }
 
 /* rcpt - RCPT TO:<text>; a recipient not deferred is accepted, as the
@@ -334,11 +291,19 @@ header(const char *name, const char *value)
 {
 	struct verdict v;
 
-	F.txn.hdr_name = name;
-	F.txn.hdr_value = value;
-	assert_int_equal(run(POLICY_HEADER, &v), POLICY_DONE);
+	assert_int_equal(fake_module_header(&F.mod, &F.txn, name, value, &v),
+	    POLICY_DONE);
 	assert_dunno(&v, NULL);
-	F.txn.hdr_name = F.txn.hdr_value = NULL;
+}
+
+/* dkim - one more DKIM outcome of the message: result for d=domain,
+ * s=selector */
+static void
+dkim(const char *result, const char *domain, const char *selector)
+{
+	assert_true(F.txn.ndkim < FAKE_TXN_DKIM);
+	F.txn.dkim[F.txn.ndkim++] = (struct txn_dkim){ .result = result,
+	    .domain = domain, .selector = selector };
 }
 
 /* eom_dunno - EOM passes (reason) and adds no header */
@@ -1199,11 +1164,8 @@ test_at_data_dkim(void **state)
 	rcpt_dunno("carol@example.net", "decided at end of data");
 	header("Subject", "hello");
 	header("From", "Alice <alice@Mail.Example.COM>");
-	F.txn.dkim[0] = (struct txn_dkim){ .result = "fail",
-	    .domain = "mail.example.com", .selector = "s1" };
-	F.txn.dkim[1] = (struct txn_dkim){ .result = "pass",
-	    .domain = "example.com", .selector = "s2" };
-	F.txn.ndkim = 2;
+	dkim("fail", "mail.example.com", "s1");
+	dkim("pass", "example.com", "s2");
 	eom_defer(300, "@example.com at end of data: 1 of 1 recipients "
 	    "greylisted");
 	rec(k);
@@ -1213,9 +1175,7 @@ test_at_data_dkim(void **state)
 	client("198.51.100.7");
 	rcpt_dunno("carol@example.net", "decided at end of data");
 	header("From", "alice@example.com (Alice)");
-	F.txn.dkim[0] = (struct txn_dkim){ .result = "pass",
-	    .domain = "example.com", .selector = "s2" };
-	F.txn.ndkim = 1;
+	dkim("pass", "example.com", "s2");
 	age(k, 400);
 	eom_header(400, "@example.com at end of data: 1 passed now, 0 "
 	    "before, 0 skipped");
@@ -1223,17 +1183,13 @@ test_at_data_dkim(void **state)
 	message();
 	rcpt_dunno("carol@example.net", "decided at end of data");
 	header("From", "\"Alice \\\"Smith, A.\\\"\" <alice@example.com>");
-	F.txn.dkim[0] = (struct txn_dkim){ .result = "pass",
-	    .domain = "example.com", .selector = "s2" };
-	F.txn.ndkim = 1;
+	dkim("pass", "example.com", "s2");
 	eom_dunno("@example.com at end of data: 0 passed now, 1 before, "
 	    "0 skipped");
 	message();
 	rcpt_dunno("carol@example.net", "decided at end of data");
 	header("From", "alice@example.com (Smith, Alice)");
-	F.txn.dkim[0] = (struct txn_dkim){ .result = "pass",
-	    .domain = "example.com", .selector = "s2" };
-	F.txn.ndkim = 1;
+	dkim("pass", "example.com", "s2");
 	eom_dunno("@example.com at end of data: 0 passed now, 1 before, "
 	    "0 skipped");
 
@@ -1246,9 +1202,7 @@ test_at_data_dkim(void **state)
 			header("From", no[i].from);
 		if (no[i].from2 != NULL)
 			header("From", no[i].from2);
-		F.txn.dkim[0] = (struct txn_dkim){ .result = no[i].result,
-		    .domain = no[i].d, .selector = "s" };
-		F.txn.ndkim = 1;
+		dkim(no[i].result, no[i].d, "s");
 		assert_int_equal(run(POLICY_EOM, &v), POLICY_DONE);
 		if (v.reason == NULL || strcmp(v.reason, "198.51.100.0/24 at "
 		    "end of data: 1 of 1 recipients greylisted") != 0)
@@ -1265,9 +1219,7 @@ test_at_data_dkim(void **state)
 	client("198.51.100.7");
 	rcpt_dunno("carol@example.net", "decided at end of data");
 	header("From", "alice@example.com");
-	F.txn.dkim[0] = (struct txn_dkim){ .result = "pass",
-	    .domain = "example.com", .selector = "s2" };
-	F.txn.ndkim = 1;
+	dkim("pass", "example.com", "s2");
 	eom_defer(300, "198.51.100.0/24 at end of data: 1 of 1 recipients "
 	    "greylisted");
 }

@@ -22,8 +22,6 @@
 #include <time.h>
 
 #include "arena.h"
-#include "buf.h"
-#include "conf.h"
 #include "dns.h"
 #include "inet.h"
 #include "mailaddr.h"
@@ -47,14 +45,10 @@ static struct dns *dns_ok;	/* nsd */
 static struct dns *dns_quiet;	/* the silent socket */
 
 struct fix {
-	struct arena *arena;		/* the config's lifetime */
-	struct conf_file *cf;
-	void *cfg;
-	bool inited;
+	struct fake_module mod;		/* the module, loaded */
 	char *error;
 	struct txn txn;
 	struct mailaddr sender;		/* txn.sender points here */
-	void *conn, *msg;
 	struct policy_globals globals;
 	char dir[256];
 };
@@ -81,20 +75,10 @@ group_teardown(void **state)
 static void
 unload(void)
 {
-	if (F.inited)
-		spf_module.deinit(F.cfg);
-	arena_destroy(&F.arena);
-	arena_destroy(&F.txn.conn_arena);
-	arena_destroy(&F.txn.msg_arena);
-	conf_file_free(&F.cf);
-	free(F.cfg);
-	free(F.conn);
-	free(F.msg);
+	fake_module_unload(&F.mod);
+	fake_txn_clear(&F.txn);
 	free(F.error);
-	F.inited = false;
-	F.cfg = F.conn = F.msg = NULL;
 	F.error = NULL;
-	memset(&F.txn, 0, sizeof(F.txn));
 }
 
 /* setup - an empty fixture with a temp directory */
@@ -120,38 +104,18 @@ teardown(void **state)
 static bool
 load(const char *text, const char *client, struct dns *dns)
 {
-	struct conf_errors err = { 0 };
-	struct policy_init pi = { 0 };
-
 	unload();
-	F.arena = arena_create();
 	F.globals.dns = dns;
 	F.globals.hostname = HOST;
-	F.cf = conf_load_string("spf.conf", text, &err);
-	assert_non_null(F.cf);
-	F.cfg = calloc(1, spf_module.config_size);
-	conf_apply(F.cf, "spf", spf_module.settings, F.cfg, F.arena, &err);
-	if (err.count > 0) {
-		F.error = buf_steal(&err.text);
+	if (!fake_module_load(&spf_module, "spf.conf", text, &F.globals,
+	    &F.mod, &F.error))
 		return false;
-	}
-	conf_errors_free(&err);
-	pi.config = F.cfg;
-	pi.arena = F.arena;
-	pi.globals = &F.globals;
-	pi.cf = F.cf;
-	pi.section = "spf";
-	if (!spf_module.init(&pi, &F.error))
-		return false;
-	F.inited = true;
 	F.txn.conn_arena = arena_create();
 	F.txn.msg_arena = arena_create();
 	F.txn.addr_text = client;
 	F.txn.name = "unknown";
 	F.txn.mynetworks = TABLE_NOTFOUND;
 	assert_true(inet_parse(client, &F.txn.addr));
-	F.conn = calloc(1, spf_module.conn_size);
-	F.msg = calloc(1, spf_module.msg_size);
 	return true;
 }
 
@@ -159,18 +123,7 @@ load(const char *text, const char *client, struct dns *dns)
 static enum policy_status
 run(enum policy_stage stage, struct verdict *v)
 {
-	struct policy_call call = {
-		.txn = &F.txn,
-		.config = F.cfg,
-		.conn = F.conn,
-		.msg = stage >= POLICY_MAIL ? F.msg : NULL,
-		.stage = stage,
-		.deadline = policy_now() + 10,
-	};
-
-	memset(v, 0, sizeof(*v));
-	assert_non_null(spf_module.stage[stage]);
-	return spf_module.stage[stage](&call, v);
+	return fake_module_run(&F.mod, &F.txn, stage, v);
 }
 
 /* helo - HELO name, run the HELO stage */
@@ -189,7 +142,7 @@ mail(const char *local, const char *domain, struct verdict *v)
 	F.txn.msg_arena = arena_create();
 	F.txn.nheaders = 0;
 	memset(&F.txn.spf, 0, sizeof(F.txn.spf));
-	memset(F.msg, 0, spf_module.msg_size);
+	memset(F.mod.msg, 0, spf_module.msg_size);
 	F.txn.sender = &F.sender;
 	F.sender.local = local;
 	F.sender.domain = domain;
@@ -531,7 +484,7 @@ test_helo(void **state)
 	    "identity=helo;");
 	/* no HELO at all */
 	F.txn.helo = NULL;
-	memset(F.conn, 0, spf_module.conn_size);
+	memset(F.mod.conn, 0, spf_module.conn_size);
 	assert_int_equal(mail("", "", &v), POLICY_DONE);
 	assert_string_equal(v.authres, "spf=none smtp.helo=\"\"");
 }

@@ -209,6 +209,7 @@ runtime_load(const char *path, struct conf_errors *err)
 		rt->set.authserv_id = rt->set.hostname;
 	rt->globals.authserv_id = rt->set.authserv_id;
 	rt->globals.hostname = rt->set.hostname;
+	rt->globals.user = rt->set.user;
 	rt->globals.mynetworks = matchlist_open(arena, &rt->set.mynetworks,
 	    MATCHLIST_NETWORKS, &error);
 	if (rt->globals.mynetworks == NULL) {

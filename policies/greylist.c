@@ -27,6 +27,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@
 #include <strings.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "buf.h"
@@ -1097,7 +1099,9 @@ greylist_init(struct policy_init *pi, char **error_r)
 {
 	struct greylist_config *cfg = pi->config;
 	struct greylist_store_options opt = greylist_store_opt(cfg);
+	const char *user = pi->globals != NULL ? pi->globals->user : NULL;
 	struct buf err = { 0 };
+	struct passwd *pw;
 	char *why = NULL;
 
 	cfg->delay_s = llround(cfg->delay);
@@ -1119,6 +1123,19 @@ greylist_init(struct policy_init *pi, char **error_r)
 	    cfg->skip_senders, &err);
 	cfg->skip_rcpt_t = greylist_table(pi, "skip_recipients",
 	    cfg->skip_recipients, &err);
+	/* the store is opened as root, at start; filterd then runs as
+	 * its user, who must own the files to open them at a reload */
+	if (geteuid() == 0 && user != NULL && *user != '\0' &&
+	    strcmp(user, "root") != 0) {
+		if ((pw = getpwnam(user)) == NULL)
+			greylist_error(&err, pi, "store", "user %s: no such "
+			    "user to own the store", user);
+		else {
+			opt.chown = true;
+			opt.uid = pw->pw_uid;
+			opt.gid = pw->pw_gid;
+		}
+	}
 	if (err.len == 0 && !greylist_store_open(cfg->store, &opt,
 	    &cfg->gstore, &why)) {
 		greylist_error(&err, pi, "store", "%s", why);

@@ -48,6 +48,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* LMDB's key limit (MDB_MAXKEYSIZE, 511 in Debian's liblmdb) */
 #define GREYLIST_STORE_KEY_MAX	511
@@ -86,6 +87,12 @@ struct greylist_store_options {
 	uint64_t map_size;	/* LMDB: map size in bytes; 0 = 1 GiB */
 	bool no_create;		/* LMDB: fail if the store does not exist
 				   (tools must not create stores) */
+	bool chown;		/* LMDB: give the files to uid:gid when a
+				   new environment is opened (filterd opens
+				   its store as root, then becomes its
+				   user, who must be able to reopen it) */
+	uid_t uid;
+	gid_t gid;
 };
 
 /*

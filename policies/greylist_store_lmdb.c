@@ -74,6 +74,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "greylist_store_impl.h"
 #include "log.h"
@@ -303,6 +304,26 @@ lmdb_sweep(struct lmdb_env *e, MDB_txn *txn, int64_t now, unsigned limit,
 	return rc;
 }
 
+/* lmdb_chown - give the store and its lock file to opt's uid:gid */
+static bool
+lmdb_chown(const char *path, const struct greylist_store_options *opt,
+    char **error_r)
+{
+	char *lock = xasprintf("%s-lock", path);
+	const char *bad = NULL;
+
+	if (chown(path, opt->uid, opt->gid) != 0)
+		bad = path;
+	else if (chown(lock, opt->uid, opt->gid) != 0)
+		bad = lock;
+	if (bad != NULL)
+		*error_r = xasprintf("%s: chown to %lu:%lu: %s", bad,
+		    (unsigned long)opt->uid, (unsigned long)opt->gid,
+		    strerror(errno));
+	free(lock);
+	return bad == NULL;
+}
+
 /* lmdb_env_new - create and open the environment of path; NULL with
  * *error_r */
 static struct lmdb_env *
@@ -351,6 +372,11 @@ lmdb_env_new(const char *path, const struct greylist_store_options *opt,
 		*error_r = xasprintf("%s: this LMDB takes keys of at most %zu "
 		    "bytes, greylisting needs %d", path, e->maxkey,
 		    GREYLIST_STORE_KEY_MAX);
+		mdb_env_close(e->env);
+		free(e);
+		return NULL;
+	}
+	if (opt->chown && !lmdb_chown(path, opt, error_r)) {
 		mdb_env_close(e->env);
 		free(e);
 		return NULL;

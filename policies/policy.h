@@ -109,6 +109,8 @@ struct policy_globals {
 	const char *hostname;
 	struct matchlist *mynetworks;
 	struct dns *dns;		/* the config's resolver (lib/dns.h) */
+	const char *user;		/* the user filterd runs as; "" or
+					   "root": it stays root */
 };
 
 /* What init() is given. */

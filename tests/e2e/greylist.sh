@@ -492,6 +492,9 @@ wait "${NODE_PID[fk]}" 2>/dev/null
 FK_OLD_LOG=${NODE_LOG[fk]}
 start_node fk "$D/fk2" ||
     setup_fail "postern-filterd (fk) does not start again after kill -9"
+is "$(stat -c %U:%a "$D/fk.lmdb") $(stat -c %U:%a "$D/fk.lmdb-lock")" \
+    "nobody:600 nobody:600" \
+    "lmdb: store and lock file belong to filterd's user (user = nobody)"
 
 # never greylisted: each from a network that is greylisted otherwise
 expect_accepted "mynetworks client 192.0.2.200: accepted at once" fm \

@@ -5,8 +5,8 @@
  *
  * Usage:
  *	greyload -P smtp|policy|milter [-s sessions] [-m messages]
- *	    [-u tag] [-d domain] [-t recipient] [-H helo] [-e defer|pass]
- *	    [-g text] SERVER
+ *	    [-r messages-per-session] [-u tag] [-d domain] [-t recipient]
+ *	    [-H helo] [-e defer|pass] [-g text] SERVER
  *
  * SERVER is HOST:PORT (IPv4), or unix:PATH for policy and milter.
  *
@@ -18,18 +18,26 @@
  * digits of local parts (VERP tags) to one key. The same -u and -m thus
  * ask the same questions of any server, and a new tag asks new ones.
  *
- * Each of -s threads asks until -m decisions were made:
- *	smtp	one SMTP session per message, as a client of Postfix would:
- *		greeting, EHLO, XCLIENT ADDR=, EHLO, MAIL, RCPT, QUIT
- *		(smtpd_authorized_xclient_hosts must name the client); the
- *		RCPT reply is the decision
+ * Each of -s threads asks until -m decisions were made, one per message:
+ *	smtp	one SMTP session per -r messages (default 1), as a client of
+ *		Postfix would: greeting, EHLO, XCLIENT ADDR=, EHLO, then for
+ *		each message MAIL, RCPT (and RSET when another follows), then
+ *		QUIT (smtpd_authorized_xclient_hosts must name the client);
+ *		each RCPT reply is a decision
  *	policy	one persistent connection per thread, as each Postfix smtpd
  *		keeps one: a smtpd_access_policy request at RCPT per message
  *		with the attributes Postfix sends; the action is the decision
- *	milter	one milter session per message, as Postfix opens one per SMTP
- *		session: negotiate (version 6), connect, helo, mail, rcpt with
- *		Postfix's default macros, then abort and quit; the reply to
- *		rcpt is the decision
+ *		(-r changes nothing: every request is on the same connection)
+ *	milter	one milter session per -r messages, as Postfix opens one per
+ *		SMTP session: negotiate (version 6), connect, helo, then for
+ *		each message mail, rcpt with Postfix's default macros and
+ *		abort (Postfix sends it at RSET, and at QUIT within a
+ *		transaction), then quit; each reply to rcpt is a decision
+ * A session takes the next -r message numbers (the last session what is
+ * left of -m) and presents the client address of the first of them
+ * throughout. When -r divides 250 that address is in the /24 of each of
+ * its messages, so greylisters keying on /24 networks see the same
+ * triplets as -P policy asks about.
  *
  * -e says what every decision must be: defer (the default; a 4xx reply,
  * a DEFER action or a milter 4xx reply, whose text must contain -g,
@@ -96,6 +104,7 @@ struct gl_load {
 	struct sockaddr_storage server;
 	socklen_t server_len;
 	unsigned long messages;
+	unsigned long per_session;	/* -r: messages per session */
 	const char *tag;
 	const char *domain;
 	const char *recipient;
@@ -165,6 +174,18 @@ gl_triplet(const struct gl_load *L, unsigned long n, struct gl_triplet *t)
 	snprintf(t->sender, sizeof(t->sender), "bench@m%lu.%s.%s", n, L->tag,
 	    L->domain);
 	snprintf(t->qid, sizeof(t->qid), "GL%lX", n);
+}
+
+/* gl_next - the triplet of a session's next message: the next number,
+ * from the session's client */
+static void
+gl_next(const struct gl_load *L, struct gl_triplet *t)
+{
+	char ip[sizeof(t->ip)];
+
+	memcpy(ip, t->ip, sizeof(ip));
+	gl_triplet(L, t->n + 1, t);
+	memcpy(t->ip, ip, sizeof(ip));
 }
 
 /* gl_contains - whether text contains word, in any case */
@@ -353,9 +374,10 @@ gl_smtp_step(struct gl_conn *c, const char *want, const char *text,
 	return gl_smtp_reply(c, want, text, cmd);
 }
 
-/* gl_smtp - one SMTP session whose RCPT reply is the decision */
+/* gl_smtp - one SMTP session of count messages, from message t on (t
+ * ends as the last one asked); each RCPT reply is a decision */
 static bool
-gl_smtp(struct gl_conn *c, const struct gl_triplet *t)
+gl_smtp(struct gl_conn *c, struct gl_triplet *t, unsigned long count)
 {
 	const struct gl_load *L = c->L;
 	bool ok;
@@ -365,11 +387,16 @@ gl_smtp(struct gl_conn *c, const struct gl_triplet *t)
 	ok = gl_smtp_reply(c, "2", NULL, "greeting") &&
 	    gl_smtp_step(c, "2", NULL, "EHLO %s", L->helo) &&
 	    gl_smtp_step(c, "2", NULL, "XCLIENT ADDR=%s", t->ip) &&
-	    gl_smtp_step(c, "2", NULL, "EHLO %s", L->helo) &&
-	    gl_smtp_step(c, "2", NULL, "MAIL FROM:<%s>", t->sender) &&
-	    gl_smtp_step(c, L->want_pass ? "2" : "4", L->want_pass ? NULL :
-	    L->defer_text, "RCPT TO:<%s>", L->recipient) &&
-	    gl_smtp_step(c, "2", NULL, "QUIT");
+	    gl_smtp_step(c, "2", NULL, "EHLO %s", L->helo);
+	for (unsigned long i = 0; ok && i < count; i++) {
+		if (i > 0)
+			gl_next(L, t);
+		ok = gl_smtp_step(c, "2", NULL, "MAIL FROM:<%s>", t->sender) &&
+		    gl_smtp_step(c, L->want_pass ? "2" : "4", L->want_pass ?
+		    NULL : L->defer_text, "RCPT TO:<%s>", L->recipient) &&
+		    (i + 1 == count || gl_smtp_step(c, "2", NULL, "RSET"));
+	}
+	ok = ok && gl_smtp_step(c, "2", NULL, "QUIT");
 	gl_disconnect(c);
 	return ok;
 }
@@ -581,38 +608,18 @@ gl_milter_negotiate(struct gl_conn *c)
 	return true;
 }
 
-/* gl_milter - one milter session whose RCPT reply is the decision */
+/* gl_milter_message - one transaction of a milter session: mail, rcpt
+ * (whose reply is the decision), abort */
 static bool
-gl_milter(struct gl_conn *c, const struct gl_triplet *t)
+gl_milter_message(struct gl_conn *c, const struct gl_triplet *t)
 {
 	const struct gl_load *L = c->L;
-	char buf[512], name[64], from[300], rcpt[300], r, text[512];
-	uint16_t port = htons((uint16_t)(10000 + t->n % 50000));
-	size_t len;
+	char from[300], rcpt[300], r, text[512];
 	bool ok;
 
-	if (!gl_connect(c))
-		return false;
-	snprintf(name, sizeof(name), "[%s]", t->ip);
 	snprintf(from, sizeof(from), "<%s>", t->sender);
 	snprintf(rcpt, sizeof(rcpt), "<%s>", L->recipient);
-	/* connect: hostname, family, port, address */
-	len = strlen(name) + 1;
-	memcpy(buf, name, len);
-	buf[len++] = '4';
-	memcpy(buf + len, &port, 2);
-	len += 2;
-	memcpy(buf + len, t->ip, strlen(t->ip) + 1);
-	len += strlen(t->ip) + 1;
-	ok = gl_milter_negotiate(c) &&
-	    ((c->steps & GL_NOCONNECT) != 0 || gl_milter_macros(c, 'C',
-	    "j", "mx.example.com", "{daemon_name}", "mx", "v", "Postfix",
-	    "_", name, "{client_addr}", t->ip, (char *)NULL)) &&
-	    gl_milter_event(c, "connect", 'C', buf, len, GL_NOCONNECT,
-	    GL_NR_CONN) &&
-	    gl_milter_event(c, "helo", 'H', L->helo, strlen(L->helo) + 1,
-	    GL_NOHELO, GL_NR_HELO) &&
-	    ((c->steps & GL_NOMAIL) != 0 || gl_milter_macros(c, 'M', "i",
+	ok = ((c->steps & GL_NOMAIL) != 0 || gl_milter_macros(c, 'M', "i",
 	    t->qid, "{mail_addr}", t->sender, "{mail_mailer}", "smtp",
 	    (char *)NULL)) &&
 	    gl_milter_event(c, "mail", 'M', from, strlen(from) + 1, GL_NOMAIL,
@@ -630,46 +637,86 @@ gl_milter(struct gl_conn *c, const struct gl_triplet *t)
 		if (L->want_pass ? !pass : !defer)
 			ok = gl_fail(c, "rcpt: reply '%c' %s", r, text);
 	}
-	/* as an MTA ends a session after a refused recipient and QUIT */
-	if (ok)
-		ok = gl_milter_packet(c, 'A', NULL, 0) &&
-		    gl_milter_packet(c, 'Q', NULL, 0) && gl_flush(c);
+	/* as an MTA ends a transaction after a refused recipient; abort
+	 * has no reply, so it travels with what comes next */
+	return ok && gl_milter_packet(c, 'A', NULL, 0);
+}
+
+/* gl_milter - one milter session of count messages, from message t on
+ * (t ends as the last one asked); each reply to rcpt is a decision */
+static bool
+gl_milter(struct gl_conn *c, struct gl_triplet *t, unsigned long count)
+{
+	const struct gl_load *L = c->L;
+	char buf[512], name[64];
+	uint16_t port = htons((uint16_t)(10000 + t->n % 50000));
+	size_t len;
+	bool ok;
+
+	if (!gl_connect(c))
+		return false;
+	snprintf(name, sizeof(name), "[%s]", t->ip);
+	/* connect: hostname, family, port, address */
+	len = strlen(name) + 1;
+	memcpy(buf, name, len);
+	buf[len++] = '4';
+	memcpy(buf + len, &port, 2);
+	len += 2;
+	memcpy(buf + len, t->ip, strlen(t->ip) + 1);
+	len += strlen(t->ip) + 1;
+	ok = gl_milter_negotiate(c) &&
+	    ((c->steps & GL_NOCONNECT) != 0 || gl_milter_macros(c, 'C',
+	    "j", "mx.example.com", "{daemon_name}", "mx", "v", "Postfix",
+	    "_", name, "{client_addr}", t->ip, (char *)NULL)) &&
+	    gl_milter_event(c, "connect", 'C', buf, len, GL_NOCONNECT,
+	    GL_NR_CONN) &&
+	    gl_milter_event(c, "helo", 'H', L->helo, strlen(L->helo) + 1,
+	    GL_NOHELO, GL_NR_HELO);
+	for (unsigned long i = 0; ok && i < count; i++) {
+		if (i > 0)
+			gl_next(L, t);
+		ok = gl_milter_message(c, t);
+	}
+	ok = ok && gl_milter_packet(c, 'Q', NULL, 0) && gl_flush(c);
 	gl_disconnect(c);
 	return ok;
 }
 
 /* --- the run -------------------------------------------------------------- */
 
-/* gl_thread - decisions until the message count is reached */
+/* gl_thread - sessions until the message count is reached */
 static void *
 gl_thread(void *arg)
 {
 	struct gl_conn *c = arg;
 	struct gl_load *L = c->L;
+	unsigned long step = L->proto == GL_POLICY ? 1 : L->per_session;
+	unsigned long count;
 	struct gl_triplet t;
 	bool ok;
 
 	while (!atomic_load(&L->failed)) {
-		unsigned long n = atomic_fetch_add(&L->next, 1);
+		unsigned long n = atomic_fetch_add(&L->next, step);
 
 		if (n >= L->messages)
 			break;
+		count = L->messages - n < step ? L->messages - n : step;
 		gl_triplet(L, n, &t);
 		switch (L->proto) {
 		case GL_SMTP:
-			ok = gl_smtp(c, &t);
+			ok = gl_smtp(c, &t, count);
 			break;
 		case GL_POLICY:
 			ok = gl_policy(c, &t);
 			break;
 		default:
-			ok = gl_milter(c, &t);
+			ok = gl_milter(c, &t, count);
 			break;
 		}
 		/* only the first failure is told: the others are its echo */
 		if (!ok && !atomic_exchange(&L->failed, true))
 			fprintf(stderr, "greyload: %s message %lu (%s %s): "
-			    "%s\n", gl_proto_names[L->proto], n, t.ip,
+			    "%s\n", gl_proto_names[L->proto], t.n, t.ip,
 			    t.sender, c->err);
 	}
 	gl_disconnect(c);
@@ -724,7 +771,8 @@ int
 main(int argc, char **argv)
 {
 	static struct gl_load L = {
-		.messages = 1000, .tag = "t0", .domain = "bench.example.net",
+		.messages = 1000, .per_session = 1, .tag = "t0",
+		.domain = "bench.example.net",
 		.recipient = "user@ours.example", .helo = "client.example",
 		.defer_text = "greylist",
 	};
@@ -735,11 +783,12 @@ main(int argc, char **argv)
 	pthread_t *tids;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "P:s:m:u:d:t:H:e:g:")) != -1) {
+	while ((opt = getopt(argc, argv, "P:s:m:r:u:d:t:H:e:g:")) != -1) {
 		switch (opt) {
 		case 'P': L.proto = gl_proto(optarg); have_proto = true; break;
 		case 's': sessions = strtoul(optarg, NULL, 10); break;
 		case 'm': L.messages = strtoul(optarg, NULL, 10); break;
+		case 'r': L.per_session = strtoul(optarg, NULL, 10); break;
 		case 'u': L.tag = optarg; break;
 		case 'd': L.domain = optarg; break;
 		case 't': L.recipient = optarg; break;
@@ -752,14 +801,16 @@ main(int argc, char **argv)
 			L.want_pass = strcmp(optarg, "pass") == 0;
 			break;
 		default: gl_die("usage: greyload -P smtp|policy|milter "
-		    "[-s sessions] [-m messages] [-u tag] [-d domain] "
-		    "[-t recipient] [-H helo] [-e defer|pass] [-g text] "
-		    "SERVER");
+		    "[-s sessions] [-m messages] [-r messages-per-session] "
+		    "[-u tag] [-d domain] [-t recipient] [-H helo] "
+		    "[-e defer|pass] [-g text] SERVER");
 		}
 	}
 	if (!have_proto || optind != argc - 1 || sessions == 0 ||
 	    sessions > 1000)
 		gl_die("-P, one SERVER and 1 to 1000 sessions");
+	if (L.per_session == 0 || L.per_session > 100000)
+		gl_die("-r: 1 to 100000 messages per session");
 	gl_server(&L, argv[optind]);
 	if (L.proto == GL_SMTP && L.server.ss_family != AF_INET)
 		gl_die("smtp needs HOST:PORT");

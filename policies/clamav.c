@@ -44,11 +44,7 @@
 #include <syslog.h>
 #include <time.h>
 
-/* policies/clamav.h (ours) is on the include path ahead of the system's,
- * and shadows libclamav's <clamav.h>; this spelling reaches the one in
- * libclamav's include directory (see the report: the header wants a
- * name of its own) */
-#include <../include/clamav.h>
+#include <clamav.h>	/* libclamav's; ours is "clamav.h" (-iquote) */
 
 #include "arena.h"
 #include "buf.h"

@@ -39,8 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* for cl_retver(); policies/clamav.h shadows <clamav.h> (see clamav.c) */
-#include <../include/clamav.h>
+#include <clamav.h>	/* libclamav's, for cl_retver(); ours is "clamav.h" */
 
 #include "arena.h"
 #include "buf.h"

@@ -212,6 +212,27 @@ conf_errors_sort(struct conf_errors *err)
 	err->text = out;
 }
 
+/* conf_setting_error - see conf.h */
+void
+conf_setting_error(struct buf *b, const struct conf_file *cf,
+    const char *section, const char *setting, const char *fmt, ...)
+{
+	const struct conf_entry *e = cf != NULL ?
+	    conf_find(cf, section, setting) : NULL;
+	int line = cf != NULL ? conf_section_line(cf, section) : 0;
+	va_list ap;
+
+	if (e != NULL)
+		buf_printf(b, "%s:%d: ", e->file, e->line);
+	else if (line > 0)
+		buf_printf(b, "%s:%d: ", conf_file_name(cf), line);
+	buf_printf(b, "%s: ", setting);
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	buf_putc(b, '\n');
+}
+
 /* conf_errors_free - release the collected text */
 void
 conf_errors_free(struct conf_errors *err)

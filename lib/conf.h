@@ -90,6 +90,17 @@ struct conf_errors {
 void conf_error(struct conf_errors *err, const char *file, int line,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void conf_errors_free(struct conf_errors *err);
+/*
+ * conf_setting_error - append "FILE:LINE: setting: text\n" to b for a
+ * setting of section in cf: the line of the setting when the file has it,
+ * else the line of the [section] header, else no location (cf NULL:
+ * built-in defaults). For modules' init checks, which find problems
+ * after the values were parsed.
+ */
+struct conf_file;
+void conf_setting_error(struct buf *b, const struct conf_file *cf,
+    const char *section, const char *setting, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* conf_errors_sort - reorder the lines by FILE then LINE (stable; lines
  * without FILE:LINE: go last) */
 void conf_errors_sort(struct conf_errors *err);

@@ -113,7 +113,7 @@ struct clamav_holder {
 	struct cl_engine *engine;	/* NULL: loading or failed */
 	unsigned sigs;
 	unsigned busy;			/* scans holding a reference */
-	bool loading;			/* reload_pause: no engine for now */
+	bool loading;			/* reload_pause: no engine now */
 	bool stop;
 
 	pthread_mutex_t build;		/* one check or load at a time */
@@ -1014,32 +1014,6 @@ clamav_abort(const struct policy_call *call, struct verdict *v)
 
 /* --- init ----------------------------------------------------------------- */
 
-/* clamav_error - "FILE:LINE: setting: text" (location when known) */
-static void
-clamav_error(struct buf *err, const struct policy_init *pi,
-    const char *setting, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
-clamav_error(struct buf *err, const struct policy_init *pi,
-    const char *setting, const char *fmt, ...)
-{
-	const struct conf_entry *e = pi->cf != NULL ?
-	    conf_find(pi->cf, pi->section, setting) : NULL;
-	char text[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	if (e != NULL)
-		buf_printf(err, "%s:%d: ", e->file, e->line);
-	else if (pi->cf != NULL && conf_section_line(pi->cf, pi->section) > 0)
-		buf_printf(err, "%s:%d: ", conf_file_name(pi->cf),
-		    conf_section_line(pi->cf, pi->section));
-	buf_printf(err, "%s: %s\n", setting, text);
-}
-
 /* clamav_backends - the clamd servers named by backend (in the config's
  * arena), or an empty list for libclamav; false after an error */
 static bool
@@ -1052,7 +1026,8 @@ clamav_backends(const struct policy_init *pi, const struct conf_list *l,
 	servers_r->items = arena_alloc(pi->arena,
 	    (l->n + 1) * sizeof(*servers_r->items));
 	if (l->n == 0) {
-		clamav_error(err, pi, "backend", "empty (use libclamav or "
+		conf_setting_error(err, pi->cf, pi->section,
+		    "backend", "empty (use libclamav or "
 		    "clamd:SERVER)");
 		return false;
 	}
@@ -1062,7 +1037,8 @@ clamav_backends(const struct policy_init *pi, const struct conf_list *l,
 		else if (strncmp(l->items[i], "clamd:", 6) == 0)
 			servers_r->items[servers_r->n++] = l->items[i] + 6;
 		else {
-			clamav_error(err, pi, "backend", "unknown backend "
+			conf_setting_error(err, pi->cf, pi->section,
+			    "backend", "unknown backend "
 			    "'%s' (use libclamav or clamd:SERVER)",
 			    l->items[i]);
 			return false;
@@ -1070,12 +1046,14 @@ clamav_backends(const struct policy_init *pi, const struct conf_list *l,
 	}
 	servers_r->items[servers_r->n] = NULL;
 	if (nlib > 0 && servers_r->n > 0) {
-		clamav_error(err, pi, "backend", "libclamav and clamd "
+		conf_setting_error(err, pi->cf, pi->section,
+		    "backend", "libclamav and clamd "
 		    "cannot be mixed");
 		return false;
 	}
 	if (nlib > 1) {
-		clamav_error(err, pi, "backend", "libclamav given more than "
+		conf_setting_error(err, pi->cf, pi->section,
+		    "backend", "libclamav given more than "
 		    "once");
 		return false;
 	}
@@ -1134,17 +1112,20 @@ clamav_init(struct policy_init *pi, char **error_r)
 	cfg->host = g != NULL && g->hostname != NULL && *g->hostname != '\0' ?
 	    arena_strdup(pi->arena, g->hostname) : "localhost";
 	if (stat(cfg->temp_dir, &st) != 0)
-		clamav_error(&err, pi, "temp_dir", "%s: %s", cfg->temp_dir,
+		conf_setting_error(&err, pi->cf, pi->section,
+		    "temp_dir", "%s: %s", cfg->temp_dir,
 		    strerror(errno));
 	else if (!S_ISDIR(st.st_mode))
-		clamav_error(&err, pi, "temp_dir", "%s: not a directory",
+		conf_setting_error(&err, pi->cf, pi->section,
+		    "temp_dir", "%s: not a directory",
 		    cfg->temp_dir);
 	if (!clamav_backends(pi, &cfg->backend, &servers, &err) ||
 	    err.len > 0)
 		goto fail;
 	if (servers.n > 0) {
 		if (!clamav_clamd_new(&servers, &cfg->clamd, &cwhy)) {
-			clamav_error(&err, pi, "backend", "%s", cwhy != NULL ?
+			conf_setting_error(&err, pi->cf, pi->section,
+			    "backend", "%s", cwhy != NULL ?
 			    cwhy : "bad clamd server");
 			free(cwhy);
 			goto fail;
@@ -1156,19 +1137,22 @@ clamav_init(struct policy_init *pi, char **error_r)
 	}
 	pthread_once(&clamav_once, clamav_lib_init);
 	if (clamav_init_status != CL_SUCCESS) {
-		clamav_error(&err, pi, "backend", "libclamav: cl_init: %s",
+		conf_setting_error(&err, pi->cf, pi->section,
+		    "backend", "libclamav: cl_init: %s",
 		    cl_strerror(clamav_init_status));
 		goto fail;
 	}
 	if (stat(cfg->database_dir, &st) != 0) {
 		/* clearer than libclamav's "Can't get file status" */
-		clamav_error(&err, pi, "database_dir", "%s: %s",
+		conf_setting_error(&err, pi->cf, pi->section,
+		    "database_dir", "%s: %s",
 		    cfg->database_dir, strerror(errno));
 		goto fail;
 	}
 	opts = clamav_engine_opts(cfg);
 	if ((cfg->holder = clamav_holder_get(&opts, &why)) == NULL) {
-		clamav_error(&err, pi, "database_dir", "%s: %s",
+		conf_setting_error(&err, pi->cf, pi->section,
+		    "database_dir", "%s: %s",
 		    cfg->database_dir, why);
 		goto fail;
 	}

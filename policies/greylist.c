@@ -964,32 +964,6 @@ greylist_eom(const struct policy_call *call, struct verdict *v)
 
 /* --- init ----------------------------------------------------------------- */
 
-/* greylist_error - "FILE:LINE: setting: text" (location when known) */
-static void
-greylist_error(struct buf *err, const struct policy_init *pi,
-    const char *setting, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
-greylist_error(struct buf *err, const struct policy_init *pi,
-    const char *setting, const char *fmt, ...)
-{
-	const struct conf_entry *e = pi->cf != NULL ?
-	    conf_find(pi->cf, pi->section, setting) : NULL;
-	char text[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	if (e != NULL)
-		buf_printf(err, "%s:%d: ", e->file, e->line);
-	else if (pi->cf != NULL && conf_section_line(pi->cf, pi->section) > 0)
-		buf_printf(err, "%s:%d: ", conf_file_name(pi->cf),
-		    conf_section_line(pi->cf, pi->section));
-	buf_printf(err, "%s: %s\n", setting, text);
-}
-
 /* greylist_words - a list of words into flags */
 static unsigned
 greylist_words(const struct policy_init *pi, const char *setting,
@@ -1009,7 +983,8 @@ greylist_words(const struct policy_init *pi, const char *setting,
 			for (k = 0; words[k].name != NULL; k++)
 				buf_printf(&known, "%s%s", k ? ", " : "",
 				    words[k].name);
-			greylist_error(err, pi, setting, "unknown word '%s' "
+			conf_setting_error(err, pi->cf, pi->section,
+			    setting, "unknown word '%s' "
 			    "(known: %s)", list->items[i], buf_cstr(&known));
 			buf_free(&known);
 			continue;
@@ -1045,7 +1020,8 @@ greylist_only_if(const struct policy_init *pi, struct greylist_config *cfg,
 			if (it[7] != '\0' && *end == '\0' && errno == 0)
 				continue;
 		}
-		greylist_error(err, pi, "only_if", "bad item '%s' (use "
+		conf_setting_error(err, pi->cf, pi->section,
+		    "only_if", "bad item '%s' (use "
 		    "score>=NUMBER or dnsbl>=INTEGER, without spaces)", it);
 	}
 }
@@ -1061,7 +1037,8 @@ greylist_table(const struct policy_init *pi, const char *setting,
 	if (spec == NULL || *spec == '\0')
 		return NULL;
 	if ((t = table_open(spec, &why)) == NULL)
-		greylist_error(err, pi, setting, "table %s: %s", spec,
+		conf_setting_error(err, pi->cf, pi->section,
+		    setting, "table %s: %s", spec,
 		    why != NULL ? why : "cannot open");
 	free(why);
 	return t;
@@ -1108,10 +1085,12 @@ greylist_init(struct policy_init *pi, char **error_r)
 	cfg->window_s = llround(cfg->retry_window);
 	cfg->max_age_s = llround(cfg->max_age);
 	if (cfg->window_s <= cfg->delay_s)
-		greylist_error(&err, pi, "retry_window", "must be longer than "
+		conf_setting_error(&err, pi->cf, pi->section,
+		    "retry_window", "must be longer than "
 		    "delay (%" PRId64 "s)", cfg->delay_s);
 	if (cfg->max_age_s < 1)
-		greylist_error(&err, pi, "max_age", "must be 1s or more");
+		conf_setting_error(&err, pi->cf, pi->section,
+		    "max_age", "must be 1s or more");
 	cfg->at_data_flags = greylist_words(pi, "at_data", &cfg->at_data,
 	    greylist_at_data_words, &err);
 	cfg->proofs = greylist_words(pi, "proven_sender",
@@ -1128,7 +1107,8 @@ greylist_init(struct policy_init *pi, char **error_r)
 	if (geteuid() == 0 && user != NULL && *user != '\0' &&
 	    strcmp(user, "root") != 0) {
 		if ((pw = getpwnam(user)) == NULL)
-			greylist_error(&err, pi, "store", "user %s: no such "
+			conf_setting_error(&err, pi->cf, pi->section,
+			    "store", "user %s: no such "
 			    "user to own the store", user);
 		else {
 			opt.chown = true;
@@ -1138,7 +1118,8 @@ greylist_init(struct policy_init *pi, char **error_r)
 	}
 	if (err.len == 0 && !greylist_store_open(cfg->store, &opt,
 	    &cfg->gstore, &why)) {
-		greylist_error(&err, pi, "store", "%s", why);
+		conf_setting_error(&err, pi->cf, pi->section,
+		    "store", "%s", why);
 		free(why);
 	}
 	if (err.len > 0) {

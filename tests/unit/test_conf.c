@@ -1249,6 +1249,38 @@ bad_enum_dump(void)
 	conf_dump(fp, "", tsettings, &v);
 }
 
+/* test_setting_error - a module's init error names the setting's line,
+ * else its section's, else nothing */
+static void
+test_setting_error(void **state)
+{
+	struct conf_errors err = { 0 };
+	struct conf_file *cf;
+	struct buf b = { 0 };
+
+	(void)state;
+	cf = conf_load_string("m.conf",
+	    "a = 1\n"
+	    "[mod]\n"			/* 2 */
+	    "delay = 5m\n"		/* 3 */
+	    "\n"
+	    "window = 1m\n", &err);	/* 5 */
+	assert_int_equal(err.count, 0);
+	conf_setting_error(&b, cf, "mod", "window", "must be longer than "
+	    "delay (%ds)", 300);
+	conf_setting_error(&b, cf, "mod", "max_age", "%s", "too short");
+	conf_setting_error(&b, cf, "nosuch", "x", "no section");
+	conf_setting_error(&b, NULL, "mod", "delay", "defaults");
+	assert_string_equal(buf_cstr(&b),
+	    "m.conf:5: window: must be longer than delay (300s)\n"
+	    "m.conf:2: max_age: too short\n"
+	    "x: no section\n"
+	    "delay: defaults\n");
+	buf_free(&b);
+	conf_file_free(&cf);
+	conf_errors_free(&err);
+}
+
 /* test_bugs_panic - bugs in settings tables panic */
 static void
 test_bugs_panic(void **state)
@@ -1334,6 +1366,7 @@ main(void)
 		cmocka_unit_test(test_dump_units),
 		cmocka_unit_test(test_split_list),
 		cmocka_unit_test(test_parse_functions),
+		cmocka_unit_test(test_setting_error),
 		cmocka_unit_test(test_bugs_panic),
 	};
 

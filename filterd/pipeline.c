@@ -241,6 +241,9 @@ pipeline_build_from(struct arena *arena, struct conf_file *cf,
 		    arena, err);
 		if (cf == NULL || conf_find(cf, mod->name, "on_failure") == NULL)
 			common.on_failure = mod->on_failure;
+		if ((cf == NULL || conf_find(cf, mod->name, "timeout") ==
+		    NULL) && mod->timeout > 0)
+			common.timeout = mod->timeout;
 		e->on_failure = common.on_failure;
 		e->timeout = common.timeout;
 		p->flags |= mod->flags;
@@ -278,6 +281,7 @@ pipeline_build_from(struct arena *arena, struct conf_file *cf,
 			.globals = globals,
 			.cf = cf,
 			.section = e->mod->name,
+			.timeout = e->timeout,
 		};
 		char *error = NULL;
 

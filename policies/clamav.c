@@ -781,6 +781,13 @@ clamav_infected(const struct clamav_config *cfg, struct txn *txn,
 		    "Infected (%s)", virus));
 		break;
 	}
+	/* the core logs a refusal with its reason, but nothing else names
+	 * the signature: the summary has only the action, and Postfix
+	 * drops a quarantine's reason */
+	if (v->action != VERDICT_REJECT)
+		log_msg(LOG_INFO, txn_queue_id(txn), "clamav: infected: %s; "
+		    "infected_action=%s", virus,
+		    clamav_infected_names[cfg->infected_action]);
 }
 
 /* clamav_scanned_header - "X-Virus-Scanned: WHAT at HOST" */
@@ -1119,6 +1126,16 @@ clamav_init(struct policy_init *pi, char **error_r)
 		conf_setting_error(&err, pi->cf, pi->section,
 		    "temp_dir", "%s: not a directory",
 		    cfg->temp_dir);
+	/* a scan the core gives up on first would tempfail mail that
+	 * libclamav or clamd was still allowed to finish */
+	if (pi->timeout > 0 && cfg->max_scan_time >= pi->timeout)
+		conf_setting_error(&err, pi->cf, pi->section,
+		    "max_scan_time", "must be shorter than the module's "
+		    "timeout (%gs)", pi->timeout);
+	if (pi->timeout > 0 && cfg->clamd_timeout >= pi->timeout)
+		conf_setting_error(&err, pi->cf, pi->section,
+		    "clamd_timeout", "must be shorter than the module's "
+		    "timeout (%gs)", pi->timeout);
 	if (!clamav_backends(pi, &cfg->backend, &servers, &err) ||
 	    err.len > 0)
 		goto fail;
@@ -1331,4 +1348,5 @@ const struct policy_module clamav_module = {
 	.flags = POLICY_NEEDS_BODY | POLICY_ADDS_HEADERS |
 	    POLICY_NEEDS_LEADSPC,
 	.on_failure = POLICY_FAIL_TEMPFAIL,
+	.timeout = 150,		/* above max_scan_time's default (120s) */
 };

@@ -121,6 +121,8 @@ struct policy_init {
 	const struct conf_file *cf;	/* for conf_find() locations; may be
 					   NULL when running on defaults */
 	const char *section;		/* the module's [section] name */
+	double timeout;			/* the effective handler time budget
+					   (seconds; 0: unknown, as in tests) */
 };
 
 enum policy_flags {
@@ -152,6 +154,9 @@ struct policy_module {
 	policy_handler stage[POLICY_STAGES];	/* NULL: not interested */
 	unsigned flags;
 	enum policy_failure on_failure;		/* default for on_failure */
+	double timeout;		/* default for timeout, seconds; 0: the
+				   core's 30s (a scanner whose own time
+				   limit is longer needs more) */
 };
 
 /* policy_stage_name - "connect", "helo", ... */

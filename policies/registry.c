@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "clamav.h"
 #include "dkim.h"
 #include "dmarc.h"
 #include "dnsbl.h"
@@ -20,6 +21,7 @@ const struct policy_module *const registry_modules[] = {
 	&spf_module,
 	&dkim_module,
 	&dmarc_module,
+	&clamav_module,
 	NULL,
 };
 

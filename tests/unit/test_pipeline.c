@@ -88,8 +88,18 @@ FAKE_MODULE(alpha);
 FAKE_MODULE(beta);
 FAKE_MODULE(gamma);
 
+/* a module with its own default timeout, shorter than SLOW's 120 ms */
+static const struct policy_module delta_module = {
+	.name = "delta",
+	.settings = fake_settings,
+	.config_size = sizeof(struct fake_config),
+	.stage = { [POLICY_MAIL] = fake_handler },
+	.on_failure = POLICY_FAIL_TEMPFAIL,
+	.timeout = 0.05,
+};
+
 static const struct policy_module *const fake_modules[] = {
-	&alpha_module, &beta_module, &gamma_module, NULL,
+	&alpha_module, &beta_module, &gamma_module, &delta_module, NULL,
 };
 
 struct fixture {
@@ -243,6 +253,33 @@ test_timeout(void **state)
 	fixture_free(f);
 }
 
+/* test_module_timeout - a module's own default timeout applies unless
+ * its section sets one */
+static void
+test_module_timeout(void **state)
+{
+	struct fixture *f = fixture_build("pipeline = delta\n"
+	    "[delta]\nanswer = SLOW\n");
+	struct verdict v;
+	const char *module;
+
+	(void)state;
+	assert_non_null(f->rt->pipeline);
+	txn_msg_begin(f->txn);
+	pipeline_run(f->rt->pipeline, f->txn, POLICY_MAIL, &v, &module);
+	assert_int_equal(v.action, VERDICT_DEFER);
+	assert_string_equal(module, "delta");
+	fixture_free(f);
+
+	f = fixture_build("pipeline = delta\n[delta]\nanswer = SLOW\n"
+	    "timeout = 2s\n");
+	assert_non_null(f->rt->pipeline);
+	txn_msg_begin(f->txn);
+	pipeline_run(f->rt->pipeline, f->txn, POLICY_MAIL, &v, &module);
+	assert_int_equal(v.action, VERDICT_DUNNO);
+	fixture_free(f);
+}
+
 /* test_scoring - totals map to the [scoring] actions */
 static void
 test_scoring(void **state)
@@ -364,7 +401,7 @@ test_config_errors(void **state)
 	assert_int_equal(f->err.count, 1);
 	assert_string_equal(buf_cstr(&f->err.text),
 	    "test.conf:1: unknown module 'nosuch' in pipeline "
-	    "(known: alpha, beta, gamma)\n");
+	    "(known: alpha, beta, gamma, delta)\n");
 	fixture_free(f);
 
 	f = fixture_build("pipeline = alpha, alpha\n");
@@ -395,6 +432,7 @@ main(void)
 		cmocka_unit_test(test_ok_skips_later),
 		cmocka_unit_test(test_failure_actions),
 		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_module_timeout),
 		cmocka_unit_test(test_scoring),
 		cmocka_unit_test(test_connect_score_counts_per_message),
 		cmocka_unit_test(test_authres_fragments),

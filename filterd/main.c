@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,6 +314,9 @@ main_reload(void)
 	conf_errors_free(&err);
 }
 
+/* set at shutdown before the signal thread is woken to end */
+static atomic_bool main_stopping;
+
 /* main_signal_thread - SIGUSR1 reloads; table files are polled */
 static void *
 main_signal_thread(void *arg)
@@ -334,6 +338,8 @@ main_signal_thread(void *arg)
 		ts.tv_sec = (time_t)interval;
 		ts.tv_nsec = (long)((interval - (double)ts.tv_sec) * 1e9);
 		sig = sigtimedwait(&set, NULL, &ts);
+		if (atomic_load(&main_stopping))
+			break;
 		if (sig == SIGUSR1) {
 			log_info("SIGUSR1: reloading configuration and tables");
 			main_reload();
@@ -473,6 +479,14 @@ main(int argc, char **argv)
 		log_warn("cannot remove %s: %s", rt->set.pid_file,
 		    strerror(errno));
 	runtime_release(&rt);
+	/* Retire the configuration, so that modules stop their threads and
+	 * free what they hold (the ClamAV engine, stores) as at a reload.
+	 * The signal thread goes first: it would take a new reference.
+	 * Sessions still running keep theirs and release them as usual. */
+	atomic_store(&main_stopping, true);
+	pthread_kill(tid, SIGUSR1);
+	pthread_join(tid, NULL);
+	runtime_install(NULL);
 	if (main_unix_path != NULL && unlink(main_unix_path) != 0)
 		log_warn("cannot remove %s: %s (it is removed at the next "
 		    "start)", main_unix_path, strerror(errno));

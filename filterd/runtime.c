@@ -20,41 +20,6 @@
 
 #define RT_OFF(f) offsetof(struct filterd_settings, f)
 
-/* runtime_positive - a duration above zero */
-static bool
-runtime_positive(const void *value, const char **error_r)
-{
-	if (*(const double *)value > 0)
-		return true;
-	*error_r = "must be more than 0";
-	return false;
-}
-
-/* runtime_attempts - 1 to 10 attempts */
-static bool
-runtime_attempts(const void *value, const char **error_r)
-{
-	unsigned long n = *(const unsigned long *)value;
-
-	if (n >= 1 && n <= 10)
-		return true;
-	*error_r = "must be 1 to 10";
-	return false;
-}
-
-/* runtime_stack_valid - 256k to 64M: below, libraries' deep calls
- * could overflow; above, nothing gains */
-static bool
-runtime_stack_valid(const void *value, const char **error_r)
-{
-	uint64_t v = *(const uint64_t *)value;
-
-	if (v >= 256 * 1024 && v <= 64 * 1024 * 1024)
-		return true;
-	*error_r = "must be from 256k to 64M";
-	return false;
-}
-
 const struct conf_setting runtime_settings[] = {
 	{ .name = "socket", .type = CONF_STRING,
 	  .def = "inet:8891@127.0.0.1", .offset = RT_OFF(socket),
@@ -92,7 +57,7 @@ const struct conf_setting runtime_settings[] = {
 	  .offset = RT_OFF(backlog), .help = "listen backlog" },
 	{ .name = "thread_stack_size", .type = CONF_SIZE, .def = "1M",
 	  .offset = RT_OFF(thread_stack_size),
-	  .validate = runtime_stack_valid,
+	  .min = "256k", .max = "64M",
 	  .help = "stack of each connection's thread (read at start)" },
 	{ .name = "table_check_interval", .type = CONF_DURATION,
 	  .def = "60s", .offset = RT_OFF(table_check_interval),
@@ -103,10 +68,10 @@ const struct conf_setting runtime_settings[] = {
 	  .offset = RT_OFF(dns_servers),
 	  .help = "resolvers as IP[@PORT]; empty = /etc/resolv.conf" },
 	{ .name = "dns_timeout", .type = CONF_DURATION, .def = "5s",
-	  .offset = RT_OFF(dns_timeout), .validate = runtime_positive,
+	  .offset = RT_OFF(dns_timeout), .min = "1ms",
 	  .help = "time for one DNS query attempt" },
 	{ .name = "dns_attempts", .type = CONF_UINT, .def = "2",
-	  .offset = RT_OFF(dns_attempts), .validate = runtime_attempts,
+	  .offset = RT_OFF(dns_attempts), .min = "1", .max = "10",
 	  .help = "attempts per DNS query (a timeout is retried)" },
 	{ .name = "dns_trust_anchor_file", .type = CONF_STRING, .def = "",
 	  .offset = RT_OFF(dns_trust_anchor_file),

@@ -61,7 +61,8 @@ extern const struct conf_setting runtime_settings[];
 struct runtime *runtime_load(const char *path, struct conf_errors *err);
 /* runtime_dump - print the effective settings (postern-filterd -n) */
 void runtime_dump(const struct runtime *rt, FILE *fp);
-/* runtime_install - make rt current (takes over the caller's reference) */
+/* runtime_install - make rt current (takes over the caller's reference);
+ * NULL at shutdown retires the current one (runtime_acquire then panics) */
 void runtime_install(struct runtime *rt);
 struct runtime *runtime_acquire(void);
 void runtime_release(struct runtime **rt);

@@ -99,6 +99,16 @@ struct conf_type_ops {
 	    void *field, struct arena *arena, struct buf *why);
 	void (*dump)(const struct conf_setting *s, const void *field,
 	    struct buf *out);
+	/* numeric types: <0, 0, >0 as a is below, at, above b */
+	int (*cmp)(const void *a, const void *b);
+};
+
+/* room for one parsed value of any numeric type (bounds) */
+union conf_number {
+	long l;
+	unsigned long ul;
+	uint64_t u64;
+	double d;
 };
 
 /* conf_error - add one "FILE:LINE: text" error */
@@ -1210,17 +1220,56 @@ conf_dump_enum(const struct conf_setting *s, const void *field,
 	buf_puts(out, s->choices[v]);
 }
 
+/* conf_cmp_int - CONF_INT order */
+static int
+conf_cmp_int(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* conf_cmp_uint - CONF_UINT order */
+static int
+conf_cmp_uint(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a;
+	unsigned long y = *(const unsigned long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* conf_cmp_double - CONF_DOUBLE and CONF_DURATION order */
+static int
+conf_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* conf_cmp_size - CONF_SIZE order */
+static int
+conf_cmp_size(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 static const struct conf_type_ops conf_types[] = {
-	[CONF_STRING] = { conf_parse_string, conf_dump_string },
-	[CONF_BOOL] = { conf_parse_bool_field, conf_dump_bool },
-	[CONF_INT] = { conf_parse_int, conf_dump_int },
-	[CONF_UINT] = { conf_parse_uint, conf_dump_uint },
-	[CONF_DOUBLE] = { conf_parse_double, conf_dump_double },
-	[CONF_DURATION] = { conf_parse_duration_field, conf_dump_duration },
-	[CONF_SIZE] = { conf_parse_size_field, conf_dump_size },
-	[CONF_LIST] = { conf_parse_list, conf_dump_list },
-	[CONF_ENUM] = { conf_parse_enum, conf_dump_enum },
-	[CONF_TABLE] = { conf_parse_table, conf_dump_string },
+	[CONF_STRING] = { conf_parse_string, conf_dump_string, NULL },
+	[CONF_BOOL] = { conf_parse_bool_field, conf_dump_bool, NULL },
+	[CONF_INT] = { conf_parse_int, conf_dump_int, conf_cmp_int },
+	[CONF_UINT] = { conf_parse_uint, conf_dump_uint, conf_cmp_uint },
+	[CONF_DOUBLE] = { conf_parse_double, conf_dump_double,
+	    conf_cmp_double },
+	[CONF_DURATION] = { conf_parse_duration_field, conf_dump_duration,
+	    conf_cmp_double },
+	[CONF_SIZE] = { conf_parse_size_field, conf_dump_size, conf_cmp_size },
+	[CONF_LIST] = { conf_parse_list, conf_dump_list, NULL },
+	[CONF_ENUM] = { conf_parse_enum, conf_dump_enum, NULL },
+	[CONF_TABLE] = { conf_parse_table, conf_dump_string, NULL },
 };
 
 /* conf_ops - the handlers of a setting's type; a bad type is a bug */
@@ -1232,6 +1281,53 @@ conf_ops(const struct conf_setting *s)
 		log_panic("conf: setting '%s' has bad type %d", s->name,
 		    (int)s->type);
 	return &conf_types[s->type];
+}
+
+/* conf_bound - parse bound text (min or max) of s; a bad one is a bug */
+static void
+conf_bound(const struct conf_setting *s, const char *text,
+    union conf_number *n)
+{
+	struct buf why = { 0 };
+
+	if (conf_ops(s)->cmp == NULL)
+		log_panic("conf: setting '%s' has bounds but no order",
+		    s->name);
+	if (!conf_ops(s)->parse(s, text, n, NULL, &why))
+		log_panic("conf: bad bound '%s' for '%s': %s", text, s->name,
+		    buf_cstr(&why));
+	buf_free(&why);
+}
+
+/*
+ * conf_in_bounds - whether the parsed value in field is within s's min
+ * and max; if not, *why is "must be from MIN to MAX" (or "MIN or more",
+ * "MAX or less"), the bounds as written in the table
+ */
+static bool
+conf_in_bounds(const struct conf_setting *s, const void *field,
+    struct buf *why)
+{
+	union conf_number lo, hi;
+	bool ok = true;
+
+	if (s->min != NULL) {
+		conf_bound(s, s->min, &lo);
+		ok = conf_ops(s)->cmp(field, &lo) >= 0;
+	}
+	if (s->max != NULL) {
+		conf_bound(s, s->max, &hi);
+		ok = ok && conf_ops(s)->cmp(field, &hi) <= 0;
+	}
+	if (ok)
+		return true;
+	if (s->min != NULL && s->max != NULL)
+		buf_printf(why, "must be from %s to %s", s->min, s->max);
+	else if (s->min != NULL)
+		buf_printf(why, "must be %s or more", s->min);
+	else
+		buf_printf(why, "must be %s or less", s->max);
+	return false;
 }
 
 /* conf_check_table - a malformed settings table is a bug */
@@ -1247,6 +1343,15 @@ conf_check_table(const struct conf_setting *table)
 		if (s->type == CONF_ENUM &&
 		    (s->choices == NULL || s->choices[0] == NULL))
 			log_panic("conf: enum '%s' has no choices", s->name);
+		if (s->min != NULL || s->max != NULL) {
+			union conf_number n;
+
+			/* parses both, panicking on a bad one */
+			if (s->min != NULL)
+				conf_bound(s, s->min, &n);
+			if (s->max != NULL)
+				conf_bound(s, s->max, &n);
+		}
 		for (t = table; t < s; t++)
 			if (strcmp(t->name, s->name) == 0)
 				log_panic("conf: setting '%s' twice in a table",
@@ -1264,7 +1369,8 @@ conf_apply_entry(const struct conf_entry *e, const struct conf_setting *s,
 	struct buf why = { 0 };
 	char clip[CONF_CLIP];
 
-	if (!conf_ops(s)->parse(s, e->value, field, arena, &why)) {
+	if (!conf_ops(s)->parse(s, e->value, field, arena, &why) ||
+	    !conf_in_bounds(s, field, &why)) {
 		conf_error(err, e->file, e->line, "bad value '%s' for '%s': %s",
 		    conf_clip(e->value, clip, sizeof(clip)), s->name,
 		    buf_cstr(&why));
@@ -1293,7 +1399,8 @@ conf_apply(struct conf_file *cf, const char *section,
 		if (s->def == NULL)
 			continue;
 		if (!conf_ops(s)->parse(s, s->def, (char *)obj + s->offset,
-		    arena, &why))
+		    arena, &why) ||
+		    !conf_in_bounds(s, (char *)obj + s->offset, &why))
 			log_panic("conf: bad default '%s' for '%s': %s",
 			    s->def, s->name, buf_cstr(&why));
 	}

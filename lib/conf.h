@@ -65,7 +65,11 @@ struct conf_setting {
 					   (zero value) */
 	size_t offset;			/* offsetof(struct ..., field) */
 	const char *const *choices;	/* CONF_ENUM: NULL-terminated names */
-	conf_validator validate;	/* optional */
+	const char *min, *max;		/* numeric types: bounds as config
+					   text ("1", "1ms", "2047M"), either
+					   optional; a value outside is an
+					   error "must be from MIN to MAX" */
+	conf_validator validate;	/* optional, after the bounds */
 	const char *help;		/* one line for -n and docs */
 };
 

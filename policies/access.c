@@ -1454,30 +1454,6 @@ access_deinit(void *config)
 		access_tables_close(cfg->tables);
 }
 
-/* access_code_valid - a reply code must be 4xx or 5xx */
-static bool
-access_code_valid(const void *value, const char **error_r)
-{
-	unsigned long code = *(const unsigned long *)value;
-
-	if (code >= 400 && code <= 599)
-		return true;
-	*error_r = "must be a reply code from 400 to 599";
-	return false;
-}
-
-/* access_defer_code_valid - a deferral code must be 4xx */
-static bool
-access_defer_code_valid(const void *value, const char **error_r)
-{
-	unsigned long code = *(const unsigned long *)value;
-
-	if (code >= 400 && code <= 499)
-		return true;
-	*error_r = "must be a reply code from 400 to 499";
-	return false;
-}
-
 #define ACCESS_OFF(f)	offsetof(struct access_config, f)
 
 static const struct conf_setting access_settings[] = {
@@ -1509,40 +1485,40 @@ static const struct conf_setting access_settings[] = {
 	  .help = "valid recipients for reject_unlisted_recipient" },
 	{ .name = "access_map_reject_code", .type = CONF_UINT, .def = "554",
 	  .offset = ACCESS_OFF(access_map_reject_code),
-	  .validate = access_code_valid,
+	  .min = "400", .max = "599",
 	  .help = "reply code of an access table REJECT" },
 	{ .name = "access_map_defer_code", .type = CONF_UINT, .def = "450",
 	  .offset = ACCESS_OFF(access_map_defer_code),
-	  .validate = access_defer_code_valid,
+	  .min = "400", .max = "499",
 	  .help = "reply code of an access table DEFER" },
 	{ .name = "reject_code", .type = CONF_UINT, .def = "554",
-	  .offset = ACCESS_OFF(reject_code), .validate = access_code_valid,
+	  .offset = ACCESS_OFF(reject_code), .min = "400", .max = "599",
 	  .help = "reply code of the reject restriction" },
 	{ .name = "defer_code", .type = CONF_UINT, .def = "450",
 	  .offset = ACCESS_OFF(defer_code),
-	  .validate = access_defer_code_valid,
+	  .min = "400", .max = "499",
 	  .help = "reply code of the defer restriction" },
 	{ .name = "relay_domains_reject_code", .type = CONF_UINT,
 	  .def = "554", .offset = ACCESS_OFF(relay_domains_reject_code),
-	  .validate = access_code_valid,
+	  .min = "400", .max = "599",
 	  .help = "reply code of reject_unauth_destination" },
 	{ .name = "non_fqdn_reject_code", .type = CONF_UINT, .def = "504",
 	  .offset = ACCESS_OFF(non_fqdn_reject_code),
-	  .validate = access_code_valid,
+	  .min = "400", .max = "599",
 	  .help = "reply code of the reject_non_fqdn_* restrictions" },
 	{ .name = "invalid_hostname_reject_code", .type = CONF_UINT,
 	  .def = "501", .offset = ACCESS_OFF(invalid_hostname_reject_code),
-	  .validate = access_code_valid,
+	  .min = "400", .max = "599",
 	  .help = "reply code of reject_invalid_helo_hostname" },
 	{ .name = "unknown_local_recipient_reject_code", .type = CONF_UINT,
 	  .def = "550",
 	  .offset = ACCESS_OFF(unknown_local_recipient_reject_code),
-	  .validate = access_code_valid,
+	  .min = "400", .max = "599",
 	  .help = "reply code for unknown users in local_domains" },
 	{ .name = "unknown_relay_recipient_reject_code", .type = CONF_UINT,
 	  .def = "550",
 	  .offset = ACCESS_OFF(unknown_relay_recipient_reject_code),
-	  .validate = access_code_valid,
+	  .min = "400", .max = "599",
 	  .help = "reply code for unknown users in relay_domains" },
 	{ .name = "allow_untrusted_routing", .type = CONF_BOOL, .def = "no",
 	  .offset = ACCESS_OFF(allow_untrusted_routing),

@@ -705,8 +705,8 @@ clamav_scan_clamd(struct clamav_config *cfg, struct txn *txn,
 {
 	struct arena *arena = txn_msg_arena(txn);
 
-	switch (clamav_clamd_scan(cfg->clamd, sp, deadline, arena, virus_r,
-	    why_r)) {
+	switch (clamav_clamd_scan(cfg->clamd, sp, deadline,
+	    txn_queue_id(txn), arena, virus_r, why_r)) {
 	case CLAMAV_CLAMD_CLEAN:
 		if (cfg->scanned_header)
 			*scanned_r = clamav_clamd_label(cfg, arena, deadline);
@@ -1183,67 +1183,6 @@ fail:
 
 /* --- settings ------------------------------------------------------------- */
 
-/* clamav_duration_valid - not negative */
-static bool
-clamav_duration_valid(const void *value, const char **error_r)
-{
-	double d = *(const double *)value;
-
-	if (d >= 0 && isfinite(d))
-		return true;
-	*error_r = "must be 0s or more";
-	return false;
-}
-
-/* clamav_positive_duration_valid - a time limit of 0 would fail every
- * connection */
-static bool
-clamav_positive_duration_valid(const void *value, const char **error_r)
-{
-	double d = *(const double *)value;
-
-	if (d > 0 && isfinite(d))
-		return true;
-	*error_r = "must be more than 0s";
-	return false;
-}
-
-/* clamav_positive_size_valid - a limit of 0 bytes would skip every
- * message */
-static bool
-clamav_positive_size_valid(const void *value, const char **error_r)
-{
-	if (*(const uint64_t *)value > 0)
-		return true;
-	*error_r = "must be more than 0";
-	return false;
-}
-
-/* clamav_file_size_valid - what libclamav can scan */
-static bool
-clamav_file_size_valid(const void *value, const char **error_r)
-{
-	uint64_t v = *(const uint64_t *)value;
-
-	if (v > 0 && v <= CLAMAV_FILESIZE_MAX)
-		return true;
-	*error_r = "must be from 1 to 2047M (libclamav scans no file of "
-	    "2 GiB or more)";
-	return false;
-}
-
-/* clamav_u32_valid - libclamav keeps these counts in 32 bits */
-static bool
-clamav_u32_valid(const void *value, const char **error_r)
-{
-	unsigned long v = *(const unsigned long *)value;
-
-	if (v >= 1 && v <= UINT32_MAX)
-		return true;
-	*error_r = "must be from 1 to 4294967295";
-	return false;
-}
-
 #define CLAMAV_OFF(f)	offsetof(struct clamav_config, f)
 
 static const struct conf_setting clamav_settings[] = {
@@ -1257,7 +1196,7 @@ static const struct conf_setting clamav_settings[] = {
 	    "directory)" },
 	{ .name = "db_check_interval", .type = CONF_DURATION, .def = "60s",
 	  .offset = CLAMAV_OFF(db_check_interval),
-	  .validate = clamav_duration_valid,
+	  .min = "0s",
 	  .help = "libclamav: how often database_dir is checked for new "
 	    "databases (0: only at config reload)" },
 	{ .name = "reload_pause", .type = CONF_BOOL, .def = "no",
@@ -1274,7 +1213,7 @@ static const struct conf_setting clamav_settings[] = {
 	    "one in a file in temp_dir" },
 	{ .name = "max_message_size", .type = CONF_SIZE, .def = "25M",
 	  .offset = CLAMAV_OFF(max_message_size),
-	  .validate = clamav_positive_size_valid,
+	  .min = "1",
 	  .help = "a larger message is not scanned (oversize_action)" },
 	{ .name = "oversize_action", .type = CONF_ENUM, .def = "skip",
 	  .offset = CLAMAV_OFF(oversize_action),
@@ -1283,23 +1222,23 @@ static const struct conf_setting clamav_settings[] = {
 	    "(skip) or deferred (tempfail)" },
 	{ .name = "max_scan_time", .type = CONF_DURATION, .def = "120s",
 	  .offset = CLAMAV_OFF(max_scan_time),
-	  .validate = clamav_positive_duration_valid,
+	  .min = "1ms",
 	  .help = "libclamav: longest scan of one message" },
 	{ .name = "max_recursion", .type = CONF_UINT, .def = "17",
 	  .offset = CLAMAV_OFF(max_recursion),
-	  .validate = clamav_u32_valid,
+	  .min = "1", .max = "4294967295",
 	  .help = "libclamav: deepest nesting of archives and attachments" },
 	{ .name = "max_files", .type = CONF_UINT, .def = "10000",
-	  .offset = CLAMAV_OFF(max_files), .validate = clamav_u32_valid,
+	  .offset = CLAMAV_OFF(max_files), .min = "1", .max = "4294967295",
 	  .help = "libclamav: most files scanned in one message" },
 	{ .name = "max_file_size", .type = CONF_SIZE, .def = "25M",
 	  .offset = CLAMAV_OFF(max_file_size),
-	  .validate = clamav_file_size_valid,
+	  .min = "1", .max = "2047M",
 	  .help = "libclamav: largest file (attachment, archive member) "
 	    "scanned" },
 	{ .name = "max_scan_size", .type = CONF_SIZE, .def = "100M",
 	  .offset = CLAMAV_OFF(max_scan_size),
-	  .validate = clamav_positive_size_valid,
+	  .min = "1",
 	  .help = "libclamav: most bytes scanned in one message, unpacked "
 	    "files included" },
 	{ .name = "alert_exceeds_limits", .type = CONF_BOOL, .def = "yes",
@@ -1325,7 +1264,7 @@ static const struct conf_setting clamav_settings[] = {
 	  .help = "do not scan messages from clients in mynetworks" },
 	{ .name = "clamd_timeout", .type = CONF_DURATION, .def = "30s",
 	  .offset = CLAMAV_OFF(clamd_timeout),
-	  .validate = clamav_positive_duration_valid,
+	  .min = "1ms",
 	  .help = "clamd: longest conversation for one message" },
 	{ .name = NULL },
 };

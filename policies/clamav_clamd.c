@@ -105,6 +105,7 @@ struct clamd_conv {
 	const struct clamd_server *srv;
 	int fd;
 	double deadline;
+	const char *qid;	/* for the log; NULL = NOQUEUE */
 	char reply[CLAMD_REPLY_MAX];
 	char why[CLAMD_WHY_MAX];
 };
@@ -685,21 +686,21 @@ clamd_failed(const struct clamav_clamd *client, size_t i,
 	    (deadline <= 0 || clamd_now() < deadline);
 
 	if (more)
-		log_msg(LOG_WARNING, NULL, "%s; asking %s", conv->why,
+		log_msg(LOG_WARNING, conv->qid, "%s; asking %s", conv->why,
 		    client->servers[i + 1].name);
 	else
-		log_msg(LOG_WARNING, NULL, "%s", conv->why);
+		log_msg(LOG_WARNING, conv->qid, "%s", conv->why);
 	return more;
 }
 
 /* clamav_clamd_scan - INSTREAM to each server in turn until one answers */
 enum clamav_clamd_result
 clamav_clamd_scan(struct clamav_clamd *client, struct spool *sp,
-    double deadline, struct arena *arena, const char **virus_r,
-    const char **why_r)
+    double deadline, const char *qid, struct arena *arena,
+    const char **virus_r, const char **why_r)
 {
 	enum clamav_clamd_result r = CLAMAV_CLAMD_ERROR;
-	struct clamd_conv conv = { .deadline = deadline };
+	struct clamd_conv conv = { .deadline = deadline, .qid = qid };
 	enum clamd_outcome o;
 	unsigned char *buf;
 	size_t i;

@@ -50,11 +50,12 @@ void clamav_clamd_free(struct clamav_clamd **client);
  * clamav_clamd_scan - send the spool's bytes. VIRUS: *virus_r is the
  * signature name; ERROR: *why_r says what failed with every server (the
  * last failure, naming its server). Strings in arena. deadline is
- * monotonic seconds (policy_now() clock, CLOCK_MONOTONIC).
+ * monotonic seconds (policy_now() clock, CLOCK_MONOTONIC). Each failed
+ * server is logged as a warning under qid (NULL: NOQUEUE).
  */
 enum clamav_clamd_result clamav_clamd_scan(struct clamav_clamd *client,
-    struct spool *sp, double deadline, struct arena *arena,
-    const char **virus_r, const char **why_r);
+    struct spool *sp, double deadline, const char *qid,
+    struct arena *arena, const char **virus_r, const char **why_r);
 
 /*
  * clamav_clamd_version - "zVERSION" of the first server that answers:

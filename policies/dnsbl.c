@@ -666,38 +666,6 @@ dnsbl_handle(const struct policy_call *call, struct verdict *v)
 
 /* --- settings ------------------------------------------------------------- */
 
-/* dnsbl_code_valid - a reply code must be 4xx or 5xx */
-static bool
-dnsbl_code_valid(const void *value, const char **error_r)
-{
-	unsigned long code = *(const unsigned long *)value;
-
-	if (code >= 400 && code <= 599)
-		return true;
-	*error_r = "must be a reply code from 400 to 599";
-	return false;
-}
-
-/* dnsbl_threshold_valid - 0 or less would reject every client */
-static bool
-dnsbl_threshold_valid(const void *value, const char **error_r)
-{
-	if (*(const long *)value >= 1)
-		return true;
-	*error_r = "must be 1 or more";
-	return false;
-}
-
-/* dnsbl_allowlist_valid - 0 (off) or negative */
-static bool
-dnsbl_allowlist_valid(const void *value, const char **error_r)
-{
-	if (*(const long *)value <= 0)
-		return true;
-	*error_r = "must be 0 (off) or negative";
-	return false;
-}
-
 #define DNSBL_OFF(f)	offsetof(struct dnsbl_config, f)
 
 static const struct conf_setting dnsbl_settings[] = {
@@ -718,15 +686,15 @@ static const struct conf_setting dnsbl_settings[] = {
 	  .help = "ask domain_sites about the sender domain" },
 	{ .name = "threshold", .type = CONF_INT, .def = "1",
 	  .offset = DNSBL_OFF(threshold),
-	  .validate = dnsbl_threshold_valid,
+	  .min = "1",
 	  .help = "total weight at which the client is rejected" },
 	{ .name = "allowlist_threshold", .type = CONF_INT, .def = "0",
 	  .offset = DNSBL_OFF(allowlist_threshold),
-	  .validate = dnsbl_allowlist_valid,
+	  .max = "0",
 	  .help = "total weight at or below which the client is exempt "
 	  "(negative; 0 = off)" },
 	{ .name = "reply_code", .type = CONF_UINT, .def = "554",
-	  .offset = DNSBL_OFF(reply_code), .validate = dnsbl_code_valid,
+	  .offset = DNSBL_OFF(reply_code), .min = "400", .max = "599",
 	  .help = "reply code of a rejection" },
 	{ .name = "reply_text", .type = CONF_STRING,
 	  .def = "Service unavailable; client [%s] blocked using %s",

@@ -1147,52 +1147,6 @@ greylist_spec_valid(const void *value, const char **error_r)
 	return false;
 }
 
-/* greylist_code_valid - greylisting is a 4xx by nature */
-static bool
-greylist_code_valid(const void *value, const char **error_r)
-{
-	unsigned long code = *(const unsigned long *)value;
-
-	if (code >= 400 && code <= 499)
-		return true;
-	*error_r = "must be a reply code from 400 to 499";
-	return false;
-}
-
-/* greylist_v4_valid - 1..32 (0 would make every client one) */
-static bool
-greylist_v4_valid(const void *value, const char **error_r)
-{
-	unsigned long v = *(const unsigned long *)value;
-
-	if (v >= 1 && v <= 32)
-		return true;
-	*error_r = "must be from 1 to 32";
-	return false;
-}
-
-/* greylist_v6_valid - 1..128 */
-static bool
-greylist_v6_valid(const void *value, const char **error_r)
-{
-	unsigned long v = *(const unsigned long *)value;
-
-	if (v >= 1 && v <= 128)
-		return true;
-	*error_r = "must be from 1 to 128";
-	return false;
-}
-
-/* greylist_delay_valid - not negative */
-static bool
-greylist_delay_valid(const void *value, const char **error_r)
-{
-	if (*(const double *)value >= 0 && isfinite(*(const double *)value))
-		return true;
-	*error_r = "must be 0s or more";
-	return false;
-}
-
 #define GREYLIST_OFF(f)	offsetof(struct greylist_config, f)
 
 static const struct conf_setting greylist_settings[] = {
@@ -1220,7 +1174,7 @@ static const struct conf_setting greylist_settings[] = {
 	  .offset = GREYLIST_OFF(lmdb_map_size),
 	  .help = "LMDB: largest size of the store" },
 	{ .name = "delay", .type = CONF_DURATION, .def = "5m",
-	  .offset = GREYLIST_OFF(delay), .validate = greylist_delay_valid,
+	  .offset = GREYLIST_OFF(delay), .min = "0s",
 	  .help = "how long a new triplet is refused" },
 	{ .name = "retry_window", .type = CONF_DURATION, .def = "2d",
 	  .offset = GREYLIST_OFF(retry_window),
@@ -1235,11 +1189,11 @@ static const struct conf_setting greylist_settings[] = {
 	  "greylisted (0: never)" },
 	{ .name = "ipv4_prefix", .type = CONF_UINT, .def = "24",
 	  .offset = GREYLIST_OFF(ipv4_prefix),
-	  .validate = greylist_v4_valid,
+	  .min = "1", .max = "32",
 	  .help = "IPv4 client network bits (32: exact address)" },
 	{ .name = "ipv6_prefix", .type = CONF_UINT, .def = "64",
 	  .offset = GREYLIST_OFF(ipv6_prefix),
-	  .validate = greylist_v6_valid,
+	  .min = "1", .max = "128",
 	  .help = "IPv6 client network bits (128: exact address)" },
 	{ .name = "proven_sender", .type = CONF_LIST, .def = "spf, dkim",
 	  .offset = GREYLIST_OFF(proven_sender),
@@ -1262,7 +1216,7 @@ static const struct conf_setting greylist_settings[] = {
 	  .help = "greylist only when score>=N or dnsbl>=N (empty: always)" },
 	{ .name = "reply_code", .type = CONF_UINT, .def = "451",
 	  .offset = GREYLIST_OFF(reply_code),
-	  .validate = greylist_code_valid,
+	  .min = "400", .max = "499",
 	  .help = "reply code for a greylisted recipient" },
 	{ .name = "reply_text", .type = CONF_STRING,
 	  .def = "Greylisted, please try again in %d seconds",

@@ -798,19 +798,6 @@ spf_deinit(void *config)
 
 /* --- settings ------------------------------------------------------------- */
 
-/* spf_length_valid - at least room for "v=spf1 -all", at most what fits
- * in one DNS message */
-static bool
-spf_length_valid(const void *value, const char **error_r)
-{
-	unsigned long n = *(const unsigned long *)value;
-
-	if (n >= 64 && n <= 4096)
-		return true;
-	*error_r = "must be from 64 to 4096";
-	return false;
-}
-
 #define SPF_OFF(f)	offsetof(struct spf_config, f)
 #define SPF_ACTION(id, r, R, d, h) \
 	{ .name = #id "_" #r, .type = CONF_ENUM, .def = d, \
@@ -854,7 +841,7 @@ static const struct conf_setting spf_settings[] = {
 	  .help = "add a Received-SPF header per identity checked" },
 	{ .name = "max_record_length", .type = CONF_UINT, .def = "450",
 	  .offset = SPF_OFF(max_record_length),
-	  .validate = spf_length_valid,
+	  .min = "64", .max = "4096",
 	  .help = "longer SPF records are permerror" },
 	{ .name = NULL },
 };

@@ -543,6 +543,61 @@ EOF
 	return 0
 }
 
+# pf_listeners ARRAY NAME=MILTER... - one more smtpd listener in the
+# running private Postfix ($PF_CONF) per NAME, each with its own
+# smtpd_milters; their ports go into the associative ARRAY (declared by
+# the caller). A free port can be taken by someone else on a shared
+# machine before the master binds it, so a listener counts only when
+# Postfix's own master holds it; the others get new ports and another
+# reload (three tries).
+pf_listeners() {
+	local -n _pf_ports=$1
+	shift
+	local pending=("$@") left=() try kv n svc mpid
+	mpid=$(postfix_master_pid "$PF_CONF")
+	for ((try = 0; try < 3 && ${#pending[@]} > 0; try++)); do
+		for kv in "${pending[@]}"; do
+			n=${kv%%=*}
+			if [ -n "${_pf_ports[$n]:-}" ]; then
+				postconf -c "$PF_CONF" \
+				    -MX "127.0.0.1:${_pf_ports[$n]}/inet" || return 1
+			fi
+			_pf_ports[$n]=$(free_port)
+			svc=127.0.0.1:${_pf_ports[$n]}
+			postconf -c "$PF_CONF" -M "$svc/inet=$svc inet n - n - - smtpd -o smtpd_milters=${kv#*=}" || {
+				diag "postconf -M for $n failed"
+				return 1
+			}
+		done
+		postfix -c "$PF_CONF" reload >>"$PF_DIR/setup.log" 2>&1 || {
+			diag "postfix reload failed"
+			return 1
+		}
+		left=()
+		for kv in "${pending[@]}"; do
+			n=${kv%%=*}
+			wait_port_pid "${_pf_ports[$n]}" "$mpid" 10 || {
+				diag "Postfix does not listen for $n on ${_pf_ports[$n]} (try $((try + 1)))"
+				left+=("$kv")
+			}
+		done
+		pending=("${left[@]}")
+	done
+	[ ${#pending[@]} = 0 ]
+}
+
+# wait_port_pid PORT PID [SECS] - wait until process PID listens on
+# 127.0.0.1:PORT (not merely someone)
+wait_port_pid() {
+	local port=$1 pid=$2 secs=${3:-15} i
+	for ((i = 0; i < secs * 10; i++)); do
+		ss -Hltnp "sport = :$port" 2>/dev/null |
+		    grep -q "127.0.0.1:$port .*pid=$pid," && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # smtp_banner PORT - read the greeting (5 s at most), print it, QUIT;
 # success when it is a 220
 smtp_banner() {

@@ -23,9 +23,9 @@
 #
 # Every client is 127.0.0.1 (skip_mynetworks is off by default, so mail
 # from mynetworks is scanned too). Then filterd -n on a database with a
-# bad line; at the end every node reloads to a config without clamav (its
-# engine, thread and clamd client are freed) before the sanitizer check
-# of every log.
+# bad line; at the end half the nodes reload to a config without clamav
+# (its engine, thread and clamd client are freed), the others are stopped
+# with it, and every log gets the sanitizer check.
 set -u
 . "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
 
@@ -182,20 +182,14 @@ start_postfix "$D/pf" "${LPORT[fa]}" \
     "smtpd_milters = inet:127.0.0.1:${FPORT[fa]}" \
     "milter_default_action = tempfail" ||
     setup_fail "private Postfix does not start"
+listeners=()
 for n in $NODES; do
 	[ "$n" = fa ] && continue
-	svc=127.0.0.1:${LPORT[$n]}
-	entry="$svc inet n - n - - smtpd"
-	entry+=" -o smtpd_milters=inet:127.0.0.1:${FPORT[$n]}"
-	postconf -c "$PF_CONF" -M "$svc/inet=$entry" ||
-	    setup_fail "postconf -M for $n failed"
+	unset "LPORT[$n]"
+	listeners+=("$n=inet:127.0.0.1:${FPORT[$n]}")
 done
-postfix -c "$PF_CONF" reload >>"$D/pf/setup.log" 2>&1 ||
-    setup_fail "postfix reload failed"
-for n in $NODES; do
-	wait_port "${LPORT[$n]}" 15 ||
-	    setup_fail "Postfix does not listen for $n on ${LPORT[$n]}"
-done
+pf_listeners LPORT "${listeners[@]}" ||
+    setup_fail "Postfix does not listen for every node"
 diag "setup took $((SECONDS - T_START)) s"
 
 # --- helpers ------------------------------------------------------------------
@@ -466,8 +460,8 @@ expect_refused "clamd, first server missing: EICAR still refused" \
 expect_accepted "clamd, first server missing: a clean message: 250" fk2 \
     --body "Nothing here."
 M_K2CLEAN=$MARK
-log_has fk2 "clamd, first server missing: logged, the next one asked" \
-    "clamd unix:$(re_quote "$D/missing.sock"): .*; \
+log_has fk2 "clamd, first server missing: logged under the queue id, the next one asked" \
+    "warning: [0-9A-Za-z]+: clamd unix:$(re_quote "$D/missing.sock"): .*; \
 asking unix:$(re_quote "$CLAMD_SOCK")"
 
 # --- (3) a database that does not load, under a running filterd ------------
@@ -700,13 +694,15 @@ is "$(pf_queue_count hold)" 1 "quarantine: exactly one message held"
 for n in $NODES; do
 	alive "$n"
 done
-# Retire every node's clamav config (SIGUSR1 to a config without it):
-# the engine, its thread and the clamd client must go with the last
-# config that uses them. It also keeps LeakSanitizer honest: filterd
-# exits with its config still installed, and libclamav keeps an engine's
-# pointers in mmap'ed pools that LeakSanitizer does not scan, so an
-# engine alive at exit reads as leaked blocks from cl_load.
-for n in $NODES; do
+# Half the nodes retire their clamav config by reload (SIGUSR1 to a
+# config without it), the others keep it until they stop: either way the
+# engine, its thread and the clamd client must go with the last config
+# that uses them (at stop filterd retires its config as at a reload).
+# Under an ASan build (BUILD=build-asan) LeakSanitizer checks that at
+# exit: libclamav keeps an engine's pointers in mmap'ed pools that it does
+# not scan, so an engine still alive at exit reads as leaked blocks.
+RETIRE="fa fq fr fk fl fz"
+for n in $RETIRE; do
 	cat >"$D/$n/filterd.conf" <<EOF
 socket        = inet:${FPORT[$n]}@127.0.0.1
 user          = nobody
@@ -717,13 +713,13 @@ EOF
 	kill -USR1 "${NODE_PID[$n]}"
 done
 bad=0
-for n in $NODES; do
+for n in $RETIRE; do
 	if ! wait_log "$n" 'configuration .* reloaded$' 10; then
 		not_ok "$n: reload to a config without clamav"
 		bad=1
 	fi
 done
-[ "$bad" = 0 ] && ok "every node reloaded to a config without clamav"
+[ "$bad" = 0 ] && ok "$RETIRE reloaded to a config without clamav"
 for n in $NODES; do
 	kill -TERM "${NODE_PID[$n]}" 2>/dev/null
 done

@@ -187,20 +187,14 @@ start_postfix "$D/pf" "${LPORT[fm]}" \
     "smtpd_authorized_xclient_hosts = 127.0.0.1" ||
     setup_fail "private Postfix does not start"
 # one more listener per node, each with its own milter
+listeners=()
 for n in $NODES; do
 	[ "$n" = fm ] && continue
-	svc=127.0.0.1:${LPORT[$n]}
-	entry="$svc inet n - n - - smtpd"
-	entry+=" -o smtpd_milters=inet:127.0.0.1:${FPORT[$n]}"
-	postconf -c "$PF_CONF" -M "$svc/inet=$entry" ||
-	    setup_fail "postconf -M for $n failed"
+	unset "LPORT[$n]"
+	listeners+=("$n=inet:127.0.0.1:${FPORT[$n]}")
 done
-postfix -c "$PF_CONF" reload >>"$D/pf/setup.log" 2>&1 ||
-    setup_fail "postfix reload failed"
-for n in $NODES; do
-	wait_port "${LPORT[$n]}" 15 ||
-	    setup_fail "Postfix does not listen for $n on ${LPORT[$n]}"
-done
+pf_listeners LPORT "${listeners[@]}" ||
+    setup_fail "Postfix does not listen for every node"
 diag "setup took $((SECONDS - T_START)) s"
 
 # --- helpers ----------------------------------------------------------------
@@ -731,7 +725,7 @@ retry_window = 10m" "retry_window: must be longer than delay"
 bad_conf "config: bad only_if item" "only_if = dnsbl>=x" \
     "only_if: bad item 'dnsbl>=x'"
 bad_conf "config: reply_code outside 4xx" "reply_code = 550" \
-    "bad value '550' for 'reply_code': must be a reply code from 400 to 499"
+    "bad value '550' for 'reply_code': must be from 400 to 499"
 
 # --- the end -----------------------------------------------------------------
 

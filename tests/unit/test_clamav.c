@@ -675,16 +675,16 @@ test_bad_settings(void **state)
 	    "\"0\" (1-65535)\n");
 	assert_string_equal(refused(config("max_file_size = 2G\n")),
 	    "filterd.conf:5: bad value '2G' for 'max_file_size': must be "
-	    "from 1 to 2047M (libclamav scans no file of 2 GiB or more)\n");
+	    "from 1 to 2047M\n");
 	assert_string_equal(refused(config("max_recursion = 0\n")),
 	    "filterd.conf:5: bad value '0' for 'max_recursion': must be "
 	    "from 1 to 4294967295\n");
 	assert_string_equal(refused(config("max_message_size = 0\n")),
 	    "filterd.conf:5: bad value '0' for 'max_message_size': must be "
-	    "more than 0\n");
+	    "1 or more\n");
 	assert_string_equal(refused(config("max_scan_time = 0\n")),
 	    "filterd.conf:5: bad value '0' for 'max_scan_time': must be "
-	    "more than 0s\n");
+	    "1ms or more\n");
 	assert_string_equal(refused(config("infected_action = bounce\n")),
 	    "filterd.conf:5: bad value 'bounce' for 'infected_action': "
 	    "expected one of: reject, discard, quarantine, header\n");

@@ -558,8 +558,8 @@ scan(struct clamav_clamd *client, const void *data, size_t len,
 	struct spool *sp = spool_of(data, len, 1024 * 1024);
 	enum clamav_clamd_result r;
 
-	r = clamav_clamd_scan(client, sp, now_s() + seconds, arena, virus_r,
-	    why_r);
+	r = clamav_clamd_scan(client, sp, now_s() + seconds, "QID1", arena,
+	    virus_r, why_r);
 	spool_free(&sp);
 	return r;
 }
@@ -792,8 +792,8 @@ test_spooled(void **state)
 
 	sp = spool_of(msg, len, 4096);
 	assert_false(spool_in_memory(sp));
-	assert_int_equal(clamav_clamd_scan(client, sp, now_s() + 10, arena,
-	    &virus, &why), CLAMAV_CLAMD_CLEAN);
+	assert_int_equal(clamav_clamd_scan(client, sp, now_s() + 10, "QID1",
+	    arena, &virus, &why), CLAMAV_CLAMD_CLEAN);
 	spool_free(&sp);
 
 	plen = strlen(t.pattern);
@@ -801,8 +801,8 @@ test_spooled(void **state)
 	memcpy(msg + at, t.pattern, plen);
 	sp = spool_of(msg, len, 4096);
 	assert_false(spool_in_memory(sp));
-	assert_int_equal(clamav_clamd_scan(client, sp, now_s() + 10, arena,
-	    &virus, &why), CLAMAV_CLAMD_VIRUS);
+	assert_int_equal(clamav_clamd_scan(client, sp, now_s() + 10, "QID1",
+	    arena, &virus, &why), CLAMAV_CLAMD_VIRUS);
 	assert_string_equal(virus, PATTERN_NAME);
 	spool_free(&sp);
 
@@ -831,8 +831,8 @@ test_size_limit(void **state)
 	    "ERROR", t.unix_name);
 
 	sp = spool_of(msg, len, 64 * 1024);
-	assert_int_equal(clamav_clamd_scan(client, sp, now_s() + 10, arena,
-	    &virus, &why), CLAMAV_CLAMD_ERROR);
+	assert_int_equal(clamav_clamd_scan(client, sp, now_s() + 10, "QID1",
+	    arena, &virus, &why), CLAMAV_CLAMD_ERROR);
 	assert_null(virus);
 	assert_string_equal(why, want);
 	spool_free(&sp);
@@ -915,14 +915,15 @@ test_failover(void **state)
 	assert_null(why);
 	assert_int_equal(atomic_load(&hang.accepted), 1);
 
-	/* one warning per failed server, naming the one asked next */
-	want = arena_printf(arena, "warning: NOQUEUE: clamd %s: connect: No "
+	/* one warning per failed server, under the message's queue id,
+	 * naming the one asked next */
+	want = arena_printf(arena, "warning: QID1: clamd %s: connect: No "
 	    "such file or directory; asking %s\n", missing, refused);
 	assert_non_null(strstr(log, want));
-	want = arena_printf(arena, "warning: NOQUEUE: clamd %s: connect: "
+	want = arena_printf(arena, "warning: QID1: clamd %s: connect: "
 	    "Connection refused; asking %s\n", refused, hang.name);
 	assert_non_null(strstr(log, want));
-	want = arena_printf(arena, "warning: NOQUEUE: clamd %s: ", hang.name);
+	want = arena_printf(arena, "warning: QID1: clamd %s: ", hang.name);
 	assert_non_null(strstr(log, want));
 	want = arena_printf(arena, "; asking %s\n", t.unix_name);
 	assert_non_null(strstr(log, want));
@@ -1196,8 +1197,8 @@ test_broken_spool(void **state)
 	assert_non_null(sp);
 	assert_false(spool_append(sp, clean_msg, strlen(clean_msg)));
 	assert_true(spool_error(sp)[0] != '\0');
-	assert_int_equal(clamav_clamd_scan(client, sp, now_s() + 10, arena,
-	    &virus, &why), CLAMAV_CLAMD_ERROR);
+	assert_int_equal(clamav_clamd_scan(client, sp, now_s() + 10, "QID1",
+	    arena, &virus, &why), CLAMAV_CLAMD_ERROR);
 	assert_null(virus);
 	assert_string_equal(why, arena_printf(arena, "clamd: spool: %s",
 	    spool_error(sp)));
@@ -1260,11 +1261,11 @@ worker_main(void *arg)
 			w->wrong++;
 		} else if (bad) {
 			if (clamav_clamd_scan(w->client, sp, now_s() + 10,
-			    arena, &virus, &why) != CLAMAV_CLAMD_VIRUS ||
-			    strcmp(virus, EICAR_NAME) != 0)
+			    "QID1", arena, &virus, &why) !=
+			    CLAMAV_CLAMD_VIRUS || strcmp(virus, EICAR_NAME) != 0)
 				w->wrong++;
 		} else if (clamav_clamd_scan(w->client, sp, now_s() + 10,
-		    arena, &virus, &why) != CLAMAV_CLAMD_CLEAN)
+		    "QID1", arena, &virus, &why) != CLAMAV_CLAMD_CLEAN)
 			w->wrong++;
 		spool_free(&sp);
 	}

@@ -1281,6 +1281,122 @@ test_setting_error(void **state)
 	conf_errors_free(&err);
 }
 
+/* bound_not_parsed - a bound that its type does not read */
+static void
+bound_not_parsed(void)
+{
+	static const struct conf_setting t[] = {
+		{ .name = "count", .type = CONF_INT, .offset = F(count),
+		  .min = "one" },
+		{ 0 },
+	};
+
+	apply_table(t);
+}
+
+/* bound_on_string - bounds on a type without an order */
+static void
+bound_on_string(void)
+{
+	static const struct conf_setting t[] = {
+		{ .name = "name", .type = CONF_STRING, .offset = F(name),
+		  .max = "z" },
+		{ 0 },
+	};
+
+	apply_table(t);
+}
+
+/* default_out_of_bounds - a default outside its own bounds */
+static void
+default_out_of_bounds(void)
+{
+	static const struct conf_setting t[] = {
+		{ .name = "size", .type = CONF_SIZE, .def = "2M",
+		  .offset = F(size), .max = "1M" },
+		{ 0 },
+	};
+
+	apply_table(t);
+}
+
+/* A table with bounds on every numeric type. */
+static const struct conf_setting bounded[] = {
+	{ .name = "count", .type = CONF_INT, .def = "0", .offset = F(count),
+	  .min = "-5", .max = "5" },
+	{ .name = "mode", .type = CONF_UINT, .def = "400", .offset = F(mode),
+	  .min = "400", .max = "499" },
+	{ .name = "score", .type = CONF_DOUBLE, .def = "0",
+	  .offset = F(score), .max = "0" },
+	{ .name = "delay", .type = CONF_DURATION, .def = "1s",
+	  .offset = F(delay), .min = "1ms" },
+	{ .name = "size", .type = CONF_SIZE, .def = "1k", .offset = F(size),
+	  .min = "1", .max = "2047M" },
+	{ .name = "even", .type = CONF_INT, .def = "2", .offset = F(even),
+	  .min = "0", .validate = even_ok },
+	{ 0 },
+};
+
+/* bounded_errors - apply text to the bounded table; the errors */
+static char *
+bounded_errors(const char *text, struct tconf *out)
+{
+	struct conf_errors err = { 0 };
+	struct arena *a = arena_create();
+	struct conf_file *cf = conf_load_string("b.conf", text, &err);
+	char *r;
+
+	assert_non_null(cf);
+	conf_apply(cf, "", bounded, out, a, &err);
+	r = strdup(buf_cstr(&err.text));
+	conf_file_free(&cf);
+	arena_destroy(&a);
+	conf_errors_free(&err);
+	return r;
+}
+
+/* test_bounds - min and max are inclusive, in the setting's own units,
+ * and named in the error as written in the table */
+static void
+test_bounds(void **state)
+{
+	struct tconf t;
+	char *e;
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	e = bounded_errors("count = -5\nmode = 499\nscore = -1.5\n"
+	    "delay = 1ms\nsize = 2047M\neven = 0\n", &t);
+	assert_string_equal(e, "");
+	free(e);
+	assert_int_equal(t.count, -5);
+	assert_int_equal(t.mode, 499);
+	assert_true(t.score == -1.5);
+	assert_true(t.delay == 0.001);
+	assert_int_equal(t.size, (uint64_t)2047 << 20);
+	assert_int_equal(t.even, 0);
+	e = bounded_errors("count = 6\nmode = 0500\nscore = off\n"
+	    "delay = 0\nsize = 0\neven = -2\n", &t);
+	assert_string_equal(e,
+	    "b.conf:1: bad value '6' for 'count': must be from -5 to 5\n"
+	    "b.conf:2: bad value '0500' for 'mode': must be from 400 to "
+	    "499\n"
+	    "b.conf:3: bad value 'off' for 'score': must be 0 or less\n"
+	    "b.conf:4: bad value '0' for 'delay': must be 1ms or more\n"
+	    "b.conf:5: bad value '0' for 'size': must be from 1 to 2047M\n"
+	    "b.conf:6: bad value '-2' for 'even': must be 0 or more\n");
+	free(e);
+	/* the bounds come before the validator, which sees only values
+	 * within them */
+	e = bounded_errors("count = -6\nsize = 2048M\neven = 3\n", &t);
+	assert_string_equal(e,
+	    "b.conf:1: bad value '-6' for 'count': must be from -5 to 5\n"
+	    "b.conf:2: bad value '2048M' for 'size': must be from 1 to "
+	    "2047M\n"
+	    "b.conf:3: bad value '3' for 'even': must be even\n");
+	free(e);
+}
+
 /* test_bugs_panic - bugs in settings tables panic */
 static void
 test_bugs_panic(void **state)
@@ -1292,6 +1408,9 @@ test_bugs_panic(void **state)
 	testutil_expect_abort(twice_in_table);
 	testutil_expect_abort(bad_type);
 	testutil_expect_abort(bad_enum_dump);
+	testutil_expect_abort(bound_not_parsed);
+	testutil_expect_abort(bound_on_string);
+	testutil_expect_abort(default_out_of_bounds);
 }
 
 /* test_empty_quotes - a value of exactly "" is empty; other quotes stay */
@@ -1368,6 +1487,7 @@ main(void)
 		cmocka_unit_test(test_parse_functions),
 		cmocka_unit_test(test_setting_error),
 		cmocka_unit_test(test_bugs_panic),
+		cmocka_unit_test(test_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

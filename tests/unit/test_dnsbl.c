@@ -167,7 +167,7 @@ test_bad_items(void **state)
 	    dns_ok));
 	assert_non_null(strstr(F.error, "dnsbl.conf:2: "));
 	assert_non_null(strstr(F.error, "must be 1 or more"));
-	assert_non_null(strstr(F.error, "must be 0 (off) or negative"));
+	assert_non_null(strstr(F.error, "must be 0 or less"));
 	assert_non_null(strstr(F.error, "from 400 to 599"));
 	/* sites without a resolver */
 	assert_false(load("[dnsbl]\nclient_sites = zen.example.net\n",

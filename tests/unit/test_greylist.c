@@ -1322,8 +1322,8 @@ test_init_errors(void **state)
 	    "greylist.conf:3: bad value '0' for 'ipv6_prefix': must be from "
 	    "1 to 128\n");
 	load_error("reply_code = 550\n",
-	    "greylist.conf:3: bad value '550' for 'reply_code': must be a "
-	    "reply code from 400 to 499\n");
+	    "greylist.conf:3: bad value '550' for 'reply_code': must be "
+	    "from 400 to 499\n");
 	load_error("skip_clients = nosuch:foo\n",
 	    "greylist.conf:3: skip_clients: table nosuch:foo: table "
 	    "\"nosuch:foo\": unsupported table type \"nosuch\"\n");

@@ -12,6 +12,7 @@
 #include "dkim_tool.h"
 #include "dmarc_tool.h"
 #include "greylist_tool.h"
+#include "queue_tool.h"
 #include "list_tool.h"
 #include "log.h"
 
@@ -28,6 +29,8 @@ static const struct {
 	  .summary = "DMARC aggregate reports from the local store" },
 	{ .name = "greylist", .run = greylist_tool_main,
 	  .summary = "list, show, delete and count greylisting records" },
+	{ .name = "queue", .run = queue_tool_main,
+	  .summary = "list, show, hold, release and delete queued mail" },
 	{ 0 },
 };
 

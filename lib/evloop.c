@@ -1,0 +1,2 @@
+/* evloop.c - placeholder until it is written */
+#include "config.h"

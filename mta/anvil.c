@@ -1,0 +1,2 @@
+/* anvil.c - placeholder until it is written */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* auth.c - placeholder until it is written */
+#include "config.h"

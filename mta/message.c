@@ -1,0 +1,2 @@
+/* message.c - placeholder until it is written */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* milter_client.c - placeholder until it is written */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* milters.c - placeholder until it is written */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* queue.c - placeholder until it is written */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* relay_guard.c - placeholder until it is written */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* smtp_parse.c - placeholder until it is written */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* tls.c - placeholder until it is written */
+#include "config.h"

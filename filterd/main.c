@@ -28,6 +28,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "log.h"
 #include "mem.h"
 #include "milter.h"
@@ -90,43 +91,12 @@ main_split_inet(char *rest, char **port_r, char **host_r)
 static int
 main_listen_inet(const char *spec, int family, char *rest, int backlog)
 {
-	struct addrinfo hints = { 0 }, *res, *ai;
 	char *port, *host;
-	int fd = -1, one = 1, rc;
 
 	if (!main_split_inet(rest, &port, &host))
 		log_fatal("socket %s: missing port", spec);
-	hints.ai_family = family;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc != 0)
-		log_fatal("socket %s: %s", spec, gai_strerror(rc));
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-		if (fd < 0)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		/* libmilter writes header edits and the final reply in
-		 * separate small writes: without this, Nagle plus the MTA's
-		 * delayed ACK stall each message ~40 ms (library-notes.md);
-		 * accepted sockets inherit the option */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-			    sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, backlog) == 0)
-			break;
-		rc = errno;
-		close(fd);
-		fd = -1;
-		errno = rc;
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		log_fatal("socket %s: cannot listen: %s", spec, strerror(errno));
-	return fd;
+	return daemon_listen_inet(spec, host ? host : "", port, family,
+	    backlog, true);
 }
 
 /* main_listen_unix - bind a unix listener with the configured mode/owner */
@@ -214,63 +184,6 @@ main_listen(const struct filterd_settings *set)
 	return fd;
 }
 
-/* main_write_pid - the pid file, its directory made if needed */
-static void
-main_write_pid(const char *path, uid_t uid, gid_t gid)
-{
-	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
-	FILE *fp;
-
-	if (slash != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) == 0 && uid != (uid_t)-1 &&
-		    chown(dir, uid, gid) != 0)
-			log_warn("chown %s: %s", dir, strerror(errno));
-	}
-	free(dir);
-	fp = fopen(path, "w");
-	if (fp == NULL)
-		log_fatal("pid file %s: %s", path, strerror(errno));
-	fprintf(fp, "%ld\n", (long)getpid());
-	if (fclose(fp) != 0)
-		log_fatal("pid file %s: %s", path, strerror(errno));
-}
-
-/* main_drop_privileges - become the configured user when root */
-static void
-main_drop_privileges(const char *user, uid_t *uid_r, gid_t *gid_r)
-{
-	struct passwd *pw;
-
-	*uid_r = (uid_t)-1;
-	*gid_r = (gid_t)-1;
-	if (geteuid() != 0)
-		return;
-	if (*user == '\0' || strcmp(user, "root") == 0) {
-		log_warn("running as root (user = \"%s\")", user);
-		return;
-	}
-	pw = getpwnam(user);
-	if (pw == NULL)
-		log_fatal("user %s: no such user (create it or set user =)",
-		    user);
-	*uid_r = pw->pw_uid;
-	*gid_r = pw->pw_gid;
-}
-
-/* main_setuid - the actual drop, after sockets and pid file exist */
-static void
-main_setuid(const char *user, uid_t uid, gid_t gid)
-{
-	if (uid == (uid_t)-1)
-		return;
-	if (initgroups(user, gid) != 0 || setgid(gid) != 0 ||
-	    setuid(uid) != 0)
-		log_fatal("cannot become %s: %s", user, strerror(errno));
-	if (setuid(0) == 0)
-		log_panic("privileges were not dropped");
-}
-
 /*
  * main_thread_stacks - the stack size of the threads created from now on
  * (libmilter makes one per MTA connection with default attributes).
@@ -347,33 +260,6 @@ main_signal_thread(void *arg)
 		table_refresh_all();
 	}
 	return NULL;
-}
-
-/* main_daemonize - fork into the background, detached from the tty */
-static void
-main_daemonize(void)
-{
-	pid_t pid = fork();
-	int fd;
-
-	if (pid < 0)
-		log_fatal("fork: %s", strerror(errno));
-	if (pid > 0)
-		_exit(0);
-	setsid();
-	pid = fork();
-	if (pid < 0)
-		log_fatal("fork: %s", strerror(errno));
-	if (pid > 0)
-		_exit(0);
-	fd = open("/dev/null", O_RDWR);
-	if (fd >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-	}
 }
 
 /* main_log_start - one line saying what runs where */
@@ -460,12 +346,12 @@ main(int argc, char **argv)
 	log_set_debug(rt->set.debug);
 
 	fd = main_listen(&rt->set);
-	main_drop_privileges(rt->set.user, &uid, &gid);
+	daemon_user(rt->set.user, &uid, &gid);
 	if (!foreground)
-		main_daemonize();
+		daemon_detach();
 	if (*rt->set.pid_file)
-		main_write_pid(rt->set.pid_file, uid, gid);
-	main_setuid(rt->set.user, uid, gid);
+		daemon_write_pid(rt->set.pid_file, uid, gid);
+	daemon_setuid(rt->set.user, uid, gid);
 	runtime_install(rt);
 	if (pthread_create(&tid, NULL, main_signal_thread, NULL) != 0)
 		log_fatal("cannot start the signal thread");

@@ -10,9 +10,10 @@
  *
  * I/O: evloop_watch() registers an fd with the events wanted (EVLOOP_READ,
  * EVLOOP_WRITE, both, or none); the callback gets the events that are
- * ready (EVLOOP_ERROR is reported as READ|WRITE as well, so a reader
- * finds the error in read()). Level-triggered: a callback that does not
- * drain its fd is called again. evloop_watch_set() changes the events;
+ * ready (an error or hang-up is reported as READ|WRITE, limited to the
+ * events wanted, so a reader finds it in read()). Level-triggered: a
+ * callback that does not drain its fd is called again.
+ * evloop_watch_set() changes the events;
  * evloop_unwatch() removes the fd before the caller closes it (and no
  * callback for it runs after the call returns, even one already ready in
  * the same round).

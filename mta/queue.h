@@ -9,8 +9,10 @@
  * Queue ids: 16 characters from [0-9A-Z] minus I, L, O, U (Crockford's
  * base 32): 11 for the arrival time in microseconds since the epoch, then
  * 5 for a per-process counter mixed with the process id. Ids sort by
- * arrival time as strings. A file is created with O_EXCL, so an id is
- * never reused; a collision takes the next counter value.
+ * arrival time as strings. queue_id_new() makes them; the file is
+ * created with O_EXCL and renamed without replacing anything, so an id
+ * is never reused: a collision (the counter and the pid make it
+ * impossible in practice) fails the store with EEXIST.
  *
  * Queue file: records, each a type byte, a 4-byte big-endian length and
  * that many bytes; the last record is END (type 'E', length 0), so a file
@@ -100,11 +102,12 @@ struct queue *queue_open(const char *dir, int uid, int gid, char **why_r);
 /* queue_close - sets *q NULL; NULL ok */
 void queue_close(struct queue **q);
 
-/* queue_store - see Durability. On success id_r is the new id and the
- * file is in where (QUEUE_INCOMING, or QUEUE_HOLD when quarantined). */
+/* queue_store - see Durability. id comes from queue_id_new() (the mta
+ * names the message from its first recipient on); on success the file
+ * is where (QUEUE_INCOMING, or QUEUE_HOLD when quarantined). */
 bool queue_store(struct queue *q, const struct message *m,
     const struct queue_attrs *attrs, enum queue_name where,
-    char id_r[QUEUE_ID_LEN + 1]);
+    const char *id);
 
 /*
  * queue_recover - at start: every file in incoming/ and active/ that does
@@ -141,6 +144,11 @@ int queue_delete(struct queue *q, const char *id);
  */
 int queue_list(struct queue *q, bool (*fn)(const struct queue_entry *e,
     const char *why, void *ctx), void *ctx);
+
+/* queue_id_new - a fresh id (unique in this process and, with the pid
+ * mixed in, across processes) before the file exists: the mta needs it
+ * from the first recipient on (milter macro "i", Received:) */
+void queue_id_new(struct queue *q, char id_r[QUEUE_ID_LEN + 1]);
 
 /* queue_id_valid - text is a well-formed queue id */
 bool queue_id_valid(const char *text);

@@ -23,6 +23,7 @@ if [ -z "${BUILD:-}" ]; then
 fi
 export TOP BUILD
 FILTERD=$BUILD/filterd/postern-filterd
+MTA=$BUILD/mta/postern-mta
 POSTERNCTL=$BUILD/tools/posternctl
 
 # Debian's sbin holds postfix, postconf, postqueue, smtp-sink.
@@ -762,6 +763,63 @@ check_no_sanitizer() {
 # need_filterd - skip unless the filterd binary exists
 need_filterd() {
 	[ -x "$FILTERD" ] || setup_fail "$FILTERD not built"
+}
+
+# --- postern-mta -----------------------------------------------------------
+
+# start_mta DIR TEXT - write TEXT to DIR/mta.conf and run postern-mta -f
+# with it; waits until every smtp/submission(s)_listen port of the config
+# listens. Sets MTA_PID, MTA_LOG, MTA_CONF.
+start_mta() {
+	local dir=$1 text=$2 port
+	MTA_CONF=$dir/mta.conf
+	MTA_LOG=$dir/mta.log
+	printf '%s\n' "$text" >"$MTA_CONF"
+	chmod 644 "$MTA_CONF"
+	if [ ! -x "$MTA" ]; then
+		diag "$MTA not built"
+		return 1
+	fi
+	BG_LOG=$MTA_LOG start_bg mta "$MTA" -f -c "$MTA_CONF"
+	MTA_PID=$BG_PID
+	for port in $(sed -n 's/^ *\(smtp\|submission\|submissions\)_listen *= *//p' \
+	    "$MTA_CONF" | tr ',' ' ' | sed 's/[^ ]*://g'); do
+		if ! wait_port "$port" 15; then
+			diag "postern-mta does not listen on port $port"
+			diag_file "$MTA_LOG"
+			return 1
+		fi
+	done
+	if ! kill -0 "$MTA_PID" 2>/dev/null; then
+		diag "postern-mta exited at start"
+		diag_file "$MTA_LOG"
+		return 1
+	fi
+	return 0
+}
+
+# converse DESC PORT [converse.py options] - run the script on stdin
+# against 127.0.0.1:PORT (tests/smtp/converse.py: byte-exact sends and
+# expected replies); ok when every expectation held, else not ok with the
+# dialogue. The dialogue is kept in CONV_OUT.
+converse() {
+	local desc=$1 port=$2 rc
+	shift 2
+	CONV_OUT=$(/usr/bin/python3 "$TOP/tests/smtp/converse.py" "$@" \
+	    127.0.0.1 "$port" - 2>&1)
+	rc=$?
+	if [ "$rc" = 0 ]; then
+		ok "$desc"
+		return 0
+	fi
+	not_ok "$desc"
+	printf '%s\n' "$CONV_OUT" | tail -n 25 | sed 's/^/#   /'
+	return 1
+}
+
+# mta_queue_json DIR - posternctl queue list --json for queue DIR
+mta_queue_json() {
+	"$POSTERNCTL" queue -d "$1" list --json
 }
 
 # --- clamd ---------------------------------------------------------------

@@ -1,0 +1,391 @@
+/*
+ * main.c - postern-mta: the privileged parent and its SMTP workers
+ *
+ * The parent reads mta.conf, opens the queue, binds every listener
+ * (ports below 1024 need root), loads what needs root to read (the TLS
+ * key, the AUTH users), then forks `workers` processes that drop to
+ * `user` and serve sessions on their own event loops (smtpd.c). The
+ * parent keeps root only to bind again at a reload; it supervises:
+ *
+ *	SIGHUP		reload: a new config is checked first (a bad one
+ *			is logged and the running one kept); new workers
+ *			start on it, old ones finish their sessions
+ *	SIGTERM, SIGINT	stop: workers finish their sessions (at most
+ *			stop_timeout), then everything exits
+ *	SIGCHLD		a worker that dies unexpectedly is replaced (at
+ *			most one restart per second)
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "anvil.h"
+#include "daemon.h"
+#include "evloop.h"
+#include "log.h"
+#include "mem.h"
+#include "mta_conf.h"
+#include "queue.h"
+#include "smtpd.h"
+
+#define MAIN_MAX_WORKERS	64
+
+struct main_worker {
+	pid_t pid;
+	bool old;		/* from a config before the last reload */
+	time_t started;
+};
+
+static const char *main_config_path = "/etc/postern/mta.conf";
+static bool main_config_given;
+
+/* main_usage - options; exit status 2 */
+static void
+main_usage(void)
+{
+	fprintf(stderr, "usage: postern-mta [-c FILE] [-f] [-n]\n"
+	    "  -c FILE  configuration (default /etc/postern/mta.conf)\n"
+	    "  -f       stay in the foreground, log to stderr\n"
+	    "  -n       check the configuration, print the effective "
+	    "settings, exit\n");
+	exit(2);
+}
+
+/* main_load - the config, or NULL with the errors printed */
+static struct mta_conf *
+main_load(bool to_log)
+{
+	struct conf_errors err = { 0 };
+	struct mta_conf *conf;
+	const char *path = main_config_path;
+
+	/* without -c a missing default file means built-in defaults */
+	if (!main_config_given && access(path, F_OK) != 0)
+		path = NULL;
+	conf = mta_conf_load(path, &err);
+	if (conf == NULL) {
+		conf_errors_sort(&err);
+		if (to_log) {
+			char *copy = xstrdup(buf_cstr(&err.text)), *save;
+
+			for (char *l = strtok_r(copy, "\n", &save); l != NULL;
+			    l = strtok_r(NULL, "\n", &save))
+				log_warn("%s", l);
+			free(copy);
+		} else {
+			fputs(buf_cstr(&err.text), stderr);
+		}
+		fprintf(stderr, "postern-mta: %d error(s) in %s\n", err.count,
+		    path ? path : "built-in defaults");
+	}
+	conf_errors_free(&err);
+	return conf;
+}
+
+/* main_bind - one socket per listener; reuse those of old that match */
+static int *
+main_bind(const struct mta_conf *conf, const struct mta_conf *old,
+    const int *old_fds, bool *reused)
+{
+	int *fds = xcalloc(conf->n_listeners + 1, sizeof(*fds));
+	size_t i, j;
+
+	for (i = 0; i < conf->n_listeners; i++) {
+		const struct mta_listener *l = &conf->listeners[i];
+
+		fds[i] = -1;
+		for (j = 0; old != NULL && j < old->n_listeners; j++)
+			if (old_fds[j] >= 0 && !reused[j] &&
+			    strcmp(old->listeners[j].spec, l->spec) == 0 &&
+			    strcmp(old->listeners[j].port, l->port) == 0) {
+				fds[i] = old_fds[j];
+				reused[j] = true;
+				break;
+			}
+		if (fds[i] < 0)
+			fds[i] = daemon_listen_inet(arena_printf(conf->arena,
+			    "%s_listen %s", mta_service_name(l->service),
+			    l->spec), l->host, l->port, l->family,
+			    (int)conf->set.backlog, true);
+	}
+	return fds;
+}
+
+/* main_worker_signals - SIGTERM stops the worker gracefully */
+static void
+main_worker_sig(struct evloop_watch *w, int fd, unsigned events, void *arg)
+{
+	struct smtpd *sd = arg;
+	struct signalfd_siginfo si;
+
+	(void)w;
+	(void)events;
+	while (read(fd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			smtpd_stop(sd);
+}
+
+/* main_worker - one SMTP worker; never returns */
+static void
+main_worker(const struct mta_conf *conf, struct queue *queue,
+    struct anvil *anvil, const int *fds, uid_t uid, gid_t gid)
+{
+	struct evloop *loop;
+	struct smtpd *sd;
+	struct evloop_watch *sigw;
+	sigset_t set;
+	int sfd;
+
+	daemon_setuid(conf->set.user, uid, gid);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* SIGHUP belongs to the parent; a worker ignores it */
+	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0)
+		log_fatal("signalfd: %s", strerror(errno));
+	loop = evloop_new((unsigned)conf->set.job_threads);
+	sd = smtpd_new(loop, conf, queue, anvil, fds, conf->n_listeners);
+	sigw = evloop_watch(loop, sfd, EVLOOP_READ, main_worker_sig, sd);
+	if (sigw == NULL)
+		log_fatal("cannot watch signals: %s", strerror(errno));
+	if (!evloop_run(loop))
+		log_fatal("event loop failed: %s", strerror(errno));
+	if (smtpd_sessions(sd) > 0) {
+		/* stop_timeout passed with sessions still inside a job:
+		 * their threads may still use them, so nothing is freed */
+		_exit(0);
+	}
+	evloop_unwatch(&sigw);
+	smtpd_free(&sd);
+	evloop_free(&loop);
+	close(sfd);
+	_exit(0);
+}
+
+/* main_spawn - fork one worker */
+static pid_t
+main_spawn(const struct mta_conf *conf, struct queue *queue,
+    struct anvil *anvil, const int *fds, uid_t uid, gid_t gid)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		log_warn("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		main_worker(conf, queue, anvil, fds, uid, gid);
+	return pid;
+}
+
+/* main_signal_all - send sig to the workers (old ones only if old) */
+static void
+main_signal_all(struct main_worker *w, size_t n, int sig, bool only_old)
+{
+	for (size_t i = 0; i < n; i++)
+		if (w[i].pid > 0 && (!only_old || w[i].old))
+			kill(w[i].pid, sig);
+}
+
+/* main - options, config, listeners, workers, then supervise */
+int
+main(int argc, char **argv)
+{
+	struct main_worker workers[MAIN_MAX_WORKERS * 2] = { 0 };
+	size_t n_workers = 0, i;
+	bool foreground = false, check = false, stopping = false;
+	struct mta_conf *conf;
+	struct queue *queue;
+	struct anvil *anvil;
+	sigset_t set;
+	uid_t uid;
+	gid_t gid;
+	int *fds, c;
+	char *why = NULL;
+	time_t stop_deadline = 0;
+
+	while ((c = getopt(argc, argv, "c:fn")) != -1) {
+		switch (c) {
+		case 'c':
+			main_config_path = optarg;
+			main_config_given = true;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'n':
+			check = true;
+			break;
+		default:
+			main_usage();
+		}
+	}
+	if (optind != argc)
+		main_usage();
+	log_init("postern-mta", foreground || check);
+	conf = main_load(false);
+	if (conf == NULL)
+		return 1;
+	if (check) {
+		mta_conf_dump(conf, stdout);
+		mta_conf_free(&conf);
+		return 0;
+	}
+	log_set_debug(conf->set.debug);
+	daemon_user(conf->set.user, &uid, &gid);
+	queue = queue_open(conf->set.queue_directory, (int)uid, (int)gid,
+	    &why);
+	if (queue == NULL)
+		log_fatal("queue_directory: %s", why);
+	c = queue_recover(queue);
+	if (c > 0)
+		log_warn("%d incomplete queue file(s) moved to corrupt/", c);
+	fds = main_bind(conf, NULL, NULL, NULL);
+	if (!foreground)
+		daemon_detach();
+	if (*conf->set.pid_file)
+		daemon_write_pid(conf->set.pid_file, uid, gid);
+	anvil = anvil_new(0);
+
+	/* every signal is taken by sigtimedwait below; workers inherit
+	 * the mask and read theirs from a signalfd */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	for (i = 0; i < conf->set.workers; i++) {
+		workers[n_workers].pid = main_spawn(conf, queue, anvil, fds,
+		    uid, gid);
+		workers[n_workers++].started = time(NULL);
+	}
+	log_info("starting: %zu worker(s), %zu listener(s), %zu milter(s), "
+	    "queue %s", n_workers, conf->n_listeners, conf->n_milters,
+	    conf->set.queue_directory);
+
+	for (;;) {
+		struct timespec ts = { .tv_sec = 1 };
+		siginfo_t si;
+		int sig = sigtimedwait(&set, &si, &ts);
+		size_t live = 0;
+		pid_t pid;
+		int status;
+
+		if (sig == SIGTERM || sig == SIGINT) {
+			if (!stopping) {
+				log_info("stopping");
+				stopping = true;
+				stop_deadline = time(NULL) +
+				    (time_t)conf->set.stop_timeout + 5;
+				main_signal_all(workers, n_workers, SIGTERM,
+				    false);
+			}
+		} else if (sig == SIGHUP && !stopping) {
+			struct mta_conf *next = main_load(true);
+
+			if (next == NULL) {
+				log_warn("reload of %s failed; keeping the "
+				    "running configuration",
+				    main_config_path);
+			} else {
+				bool *reused = xcalloc(conf->n_listeners + 1,
+				    sizeof(bool));
+				int *nfds = main_bind(next, conf, fds, reused);
+
+				for (i = 0; i < n_workers; i++)
+					workers[i].old = workers[i].pid > 0;
+				main_signal_all(workers, n_workers, SIGTERM,
+				    true);
+				for (i = 0; i < conf->n_listeners; i++)
+					if (!reused[i])
+						close(fds[i]);
+				free(reused);
+				free(fds);
+				fds = nfds;
+				mta_conf_free(&conf);
+				conf = next;
+				log_set_debug(conf->set.debug);
+				/* the array keeps old entries until they
+				 * are reaped; compact it first */
+				{
+					size_t k = 0;
+
+					for (i = 0; i < n_workers; i++)
+						if (workers[i].pid > 0)
+							workers[k++] =
+							    workers[i];
+					n_workers = k;
+				}
+				for (i = 0; i < conf->set.workers &&
+				    n_workers < MAIN_MAX_WORKERS * 2; i++) {
+					workers[n_workers].old = false;
+					workers[n_workers].pid = main_spawn(conf,
+					    queue, anvil, fds, uid, gid);
+					workers[n_workers++].started =
+					    time(NULL);
+				}
+				log_info("configuration %s reloaded",
+				    main_config_given ? main_config_path :
+				    "(defaults)");
+			}
+		}
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			for (i = 0; i < n_workers; i++) {
+				if (workers[i].pid != pid)
+					continue;
+				anvil_forget_pid(anvil, pid);
+				workers[i].pid = 0;
+				if (!stopping && !workers[i].old) {
+					log_warn("worker %ld %s %d; starting "
+					    "another", (long)pid,
+					    WIFSIGNALED(status) ? "killed by "
+					    "signal" : "exited with",
+					    WIFSIGNALED(status) ?
+					    WTERMSIG(status) :
+					    WEXITSTATUS(status));
+					/* a worker that dies at once would
+					 * otherwise fork in a tight loop */
+					if (time(NULL) - workers[i].started < 1)
+						sleep(1);
+					workers[i].pid = main_spawn(conf, queue,
+					    anvil, fds, uid, gid);
+					workers[i].started = time(NULL);
+				}
+			}
+		}
+		for (i = 0; i < n_workers; i++)
+			if (workers[i].pid > 0)
+				live++;
+		if (stopping && live == 0)
+			break;
+		if (stopping && time(NULL) > stop_deadline) {
+			log_warn("workers did not stop in time; killing them");
+			main_signal_all(workers, n_workers, SIGKILL, false);
+			stop_deadline = time(NULL) + 5;
+		}
+	}
+	for (i = 0; i < conf->n_listeners; i++)
+		close(fds[i]);
+	free(fds);
+	if (*conf->set.pid_file && unlink(conf->set.pid_file) != 0)
+		log_warn("cannot remove %s: %s", conf->set.pid_file,
+		    strerror(errno));
+	anvil_free(&anvil);
+	queue_close(&queue);
+	mta_conf_free(&conf);
+	log_info("stopped");
+	return 0;
+}

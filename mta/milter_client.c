@@ -979,6 +979,31 @@ milter_next_name(const char **p, char *buf, size_t size)
 	return buf;
 }
 
+/*
+ * milter_macro_value - name's value; a filter may write "{i}" or
+ * "client_addr" where the lookup knows "i" and "{client_addr}" (Postfix
+ * and libmilter treat both spellings alike), so the other one is tried
+ */
+static const char *
+milter_macro_value(milter_macro_fn *macro, void *ctx, const char *name)
+{
+	char other[MILTER_MACRO_NAME_MAX + 3];
+	const char *value;
+	size_t n = strlen(name);
+
+	if (macro == NULL)
+		return NULL;
+	if ((value = macro(ctx, name)) != NULL)
+		return value;
+	if (n > 2 && name[0] == '{' && name[n - 1] == '}')
+		snprintf(other, sizeof(other), "%.*s", (int)(n - 2), name + 1);
+	else if (name[0] != '{')
+		snprintf(other, sizeof(other), "{%s}", name);
+	else
+		return NULL;
+	return macro(ctx, other);
+}
+
 /* milter_put_macros - the 'D' packet of ev, if its list has names: the
  * filter's list for the stage, else the default */
 static void
@@ -997,7 +1022,7 @@ milter_put_macros(struct milter_conn *c, const struct milter_event *ev,
 	at = milter_begin(c, 'D');
 	buf_putc(&c->out, ev->cmd);
 	for (p = list; (name = milter_next_name(&p, buf, sizeof(buf))) != NULL;)
-		if (macro != NULL && (value = macro(ctx, name)) != NULL) {
+		if ((value = milter_macro_value(macro, ctx, name)) != NULL) {
 			milter_put_str(c, name);
 			milter_put_str(c, value);
 		}

@@ -339,6 +339,18 @@ milters_unknown(struct milters *ms, milter_macro_fn *macro, void *ctx,
 	milters_run(ms, &ev, false, macro, ctx, arena, r);
 }
 
+/* milters_bare - an address from a filter without its angle brackets
+ * (filters send both forms; the message keeps addresses bare) */
+static const char *
+milters_bare(const char *addr, struct arena *arena)
+{
+	size_t len = strlen(addr);
+
+	if (len >= 2 && addr[0] == '<' && addr[len - 1] == '>')
+		return arena_strndup(arena, addr + 1, len - 2);
+	return addr;
+}
+
 /*
  * milters_edits - apply one filter's end-of-message edits; false with
  * r set when the body spool fails
@@ -346,11 +358,11 @@ milters_unknown(struct milters *ms, milter_macro_fn *macro, void *ctx,
 static bool
 milters_edits(struct milters_filter *f, const struct milter_reply *mr,
     struct message *m, milters_rcpt_ok_fn *rcpt_ok, void *rcpt_ctx,
-    struct milters_result *r)
+    struct arena *arena, struct milters_result *r)
 {
 	bool lead = milter_lead_space(f->conn);
 	bool first_body = true;
-	const char *why;
+	const char *why, *addr;
 	size_t i;
 
 	for (i = 0; i < mr->n_edits; i++) {
@@ -369,21 +381,23 @@ milters_edits(struct milters_filter *f, const struct milter_reply *mr,
 			    lead);
 			break;
 		case MILTER_EDIT_CHANGE_SENDER:
-			message_change_sender(m, e->addr, e->args);
+			message_change_sender(m, milters_bare(e->addr, arena),
+			    e->args);
 			break;
 		case MILTER_EDIT_ADD_RCPT:
 			/* the relay guard holds for recipients a filter
 			 * adds, too */
-			if (rcpt_ok != NULL && !rcpt_ok(rcpt_ctx, e->addr)) {
+			addr = milters_bare(e->addr, arena);
+			if (rcpt_ok != NULL && !rcpt_ok(rcpt_ctx, addr)) {
 				log_warn("milter %s: added recipient <%s> "
 				    "refused by the relay rules; dropped",
-				    f->spec->name, e->addr);
+				    f->spec->name, addr);
 				break;
 			}
-			message_add_rcpt_text(m, e->addr, e->args);
+			message_add_rcpt_text(m, addr, e->args);
 			break;
 		case MILTER_EDIT_DEL_RCPT:
-			message_delete_rcpt(m, e->addr);
+			message_delete_rcpt(m, milters_bare(e->addr, arena));
 			break;
 		case MILTER_EDIT_BODY:
 			if (!message_body_replace(m, e->data, e->len,
@@ -452,7 +466,7 @@ milters_content(struct milters *ms, struct milters_filter *f,
 	milter_eom(f->conn, macro, ctx, arena, &mr);
 	if (mr.action == MILTER_FAILED)
 		return milters_failed(ms, f, mr.why, r);
-	if (!milters_edits(f, &mr, m, rcpt_ok, rcpt_ctx, r))
+	if (!milters_edits(f, &mr, m, rcpt_ok, rcpt_ctx, arena, r))
 		return true;
 	if (mr.quarantine != NULL && m->quarantine == NULL) {
 		m->quarantine = arena_printf(arena, "milter %s: %s",

@@ -1227,7 +1227,9 @@ test_macros_default(void **state)
 }
 
 /* test_macros_requested - the filter's lists replace the defaults of
- * their stages; an empty list keeps the default (as in Postfix) */
+ * their stages; an empty list keeps the default (as in Postfix); "{v}"
+ * and "daemon_name" find what the lookup knows as "v" and
+ * "{daemon_name}", and go out as the filter wrote them */
 static void
 test_macros_requested(void **state)
 {
@@ -1236,7 +1238,7 @@ test_macros_requested(void **state)
 	size_t ev;
 
 	tm_start(f, "{'negotiate':{'actions':256,'macros':{"
-	    "'connect':'{client_addr} j {nope}','helo':'',"
+	    "'connect':'{client_addr} j {nope} {v} daemon_name','helo':'',"
 	    "'mail':'{mail_addr}','data':'{rcpt_addr},i','eoh':'i\\tj',"
 	    "'eom':'{nope}'}}}");
 	open_ok(f);
@@ -1245,7 +1247,8 @@ test_macros_requested(void **state)
 		test_events[ev].call(f, &r);
 	EXPECT(f,
 	    "{'cmd':'D','for':'C','macros':[['{client_addr}','192.0.2.1'],"
-	    "['j','mx.example.com']]}", E_C,
+	    "['j','mx.example.com'],['{v}','Postern 1.0'],"
+	    "['daemon_name','postern']]}", E_C,
 	    D_H, E_H,
 	    "{'cmd':'D','for':'M','macros':[['{mail_addr}',"
 	    "'alice@example.com']]}", E_M,

@@ -1087,6 +1087,26 @@ smtpd_data(struct session *s, const char *args)
 	smtpd_data_done(s);
 }
 
+/* smtpd_bdat_done - the filters' answer to the data event of BDAT: a
+ * refusal answers every chunk of the transaction */
+static void
+smtpd_bdat_done(struct session *s)
+{
+	switch (s->mres.verdict) {
+	case MILTERS_SHUTDOWN:
+		session_reply(s, "%s", s->mres.reply);
+		session_closing(s);
+		return;
+	case MILTERS_REJECT:
+	case MILTERS_TEMPFAIL:
+		s->bdat_failed = true;
+		s->bdat_refusal = arena_strdup(s->msg_arena, s->mres.reply);
+		return;
+	default:
+		smtpd_data_start(s, false);
+	}
+}
+
 /* smtpd_bdat - BDAT size [LAST] (RFC 3030): the chunk follows at once */
 static void
 smtpd_bdat(struct session *s, const char *args)
@@ -1105,14 +1125,20 @@ smtpd_bdat(struct session *s, const char *args)
 	s->bdat_left = size;
 	s->bdat_last = last;
 	s->state = SS_BDAT;
-	if (!s->bdat_mode) {
-		s->bdat_mode = true;
-		s->bdat_refusal = smtpd_data_refusal(s);
-		s->bdat_failed = s->bdat_refusal != NULL;
-		if (!s->bdat_failed)
-			smtpd_data_start(s, false);
+	if (s->bdat_mode)
+		return;
+	s->bdat_mode = true;
+	s->bdat_refusal = smtpd_data_refusal(s);
+	s->bdat_failed = s->bdat_refusal != NULL;
+	if (s->bdat_failed)
+		return;
+	/* the filters see BDAT as one DATA: the data event comes before
+	 * the first chunk is read (it waits in the input buffer) */
+	if (session_milters_on(s)) {
+		session_job(s, smtpd_data_job, smtpd_bdat_done);
+		return;
 	}
-	/* the data_start time counts from the first chunk */
+	smtpd_data_start(s, false);
 }
 
 /* smtpd_rset - RSET */

@@ -223,6 +223,42 @@ converse "data 'r': DATA refused" "$PORT" <<EOF
 < 550 5.7.1 Command rejected
 EOF
 
+converse "data 'r' with BDAT: every chunk gets the filter's refusal" \
+    "$PORT" <<EOF
+<<
+>> EHLO client.example
+<<
+>> MAIL FROM:<a@example.org>
+< 250 2.1.0 Ok
+>> RCPT TO:<one@ours.example>
+< 250 2.1.5 Ok
+> BDAT 3\r\nabcBDAT 2 LAST\r\nde
+< 550 5.7.1 Command rejected
+< 550 5.7.1 Command rejected
+>> NOOP
+< 250 2.0.0 Ok
+EOF
+
+start_testmilter bdat '{}'
+scenario bdat "$TM_SOCK"
+converse "BDAT reaches the filter as one DATA" "$PORT" <<EOF
+<<
+>> EHLO client.example
+<<
+>> MAIL FROM:<a@example.org>
+< 250 2.1.0 Ok
+>> RCPT TO:<one@ours.example>
+< 250 2.1.5 Ok
+> BDAT 22\r\nSubject: in chunks\r\n\r\nBDAT 6 LAST\r\nbody\r\n
+< 250 2.0.0 Ok: 22 bytes
+<~ $QUEUED
+EOF
+tm_has '"cmd":"T"' "BDAT: the filter got the data event"
+tm_has '"cmd":"L","name":"Subject","value":"in chunks"' \
+    "BDAT: the header from the first chunk"
+tm_has '"cmd":"B","len":6,"data":"body\\r\\n"' \
+    "BDAT: the body across chunks, as one"
+
 start_testmilter unk '{"unknown": [{"y": "500 5.5.1 what is that"}]}'
 scenario unk "$TM_SOCK"
 converse "an unknown command goes to the filter, which may answer it" \

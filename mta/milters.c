@@ -110,14 +110,16 @@ milters_open(const struct milter_spec *specs, size_t n,
 	milters_set(r, MILTERS_CONTINUE, NULL, NULL);
 	for (i = 0; i < n; i++) {
 		struct milters_filter *f = &ms->f[i];
+		struct milters_result later;
 		const char *why = NULL;
 
 		f->spec = &specs[i];
 		f->conn = milter_open(f->spec, arena, &why);
-		if (f->conn == NULL && r->verdict == MILTERS_CONTINUE)
-			milters_failed(ms, f, why ? why : "cannot connect", r);
-		else if (f->conn == NULL)
-			f->failed = true;
+		/* each failure is logged with its own why and gets its own
+		 * default action; the first refusal answers for the session */
+		if (f->conn == NULL)
+			milters_failed(ms, f, why ? why : "cannot connect",
+			    r->verdict == MILTERS_CONTINUE ? r : &later);
 	}
 	return ms;
 }

@@ -211,6 +211,19 @@ mta_conf_error(struct mta_conf *conf, const struct conf_file *cf,
 		    0, "%s: %s", name, text);
 }
 
+/* mta_conf_error_lines - one error per line of text (a list's several
+ * bad items), each at setting name's line */
+static void
+mta_conf_error_lines(struct mta_conf *conf, const struct conf_file *cf,
+    struct conf_errors *err, const char *name, const char *text)
+{
+	char *copy = arena_strdup(conf->arena, text), *save, *line;
+
+	for (line = strtok_r(copy, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		mta_conf_error(conf, cf, err, name, "%s", line);
+}
+
 /* mta_conf_hostname - this host's name, for the HOSTNAME default */
 static char *
 mta_conf_hostname(struct arena *arena)
@@ -246,6 +259,14 @@ mta_conf_listener(struct arena *arena, const char *spec,
 		host = arena_strndup(arena, spec + 1, (size_t)(close - spec - 1));
 		l->family = AF_INET6;
 		colon = close + 1;
+		{
+			struct inet_addr a;
+
+			if (!inet_parse(host, &a) || a.family != AF_INET6) {
+				*why_r = "[...] must hold an IPv6 address";
+				return false;
+			}
+		}
 	} else if ((colon = strrchr(spec, ':')) != NULL) {
 		if (memchr(spec, ':', (size_t)(colon - spec)) != NULL) {
 			*why_r = "an IPv6 address needs brackets: [IPV6]:PORT";
@@ -392,8 +413,9 @@ mta_conf_tls(struct mta_conf *conf, const struct conf_file *cf,
 	if (*s->tls_cert_file == '\0' && *s->tls_key_file == '\0')
 		return;
 	if (*s->tls_cert_file == '\0' || *s->tls_key_file == '\0') {
+		/* reported at the one that is set: that line is there */
 		mta_conf_error(conf, cf, err, *s->tls_cert_file ?
-		    "tls_key_file" : "tls_cert_file", "tls_cert_file and "
+		    "tls_cert_file" : "tls_key_file", "tls_cert_file and "
 		    "tls_key_file go together");
 		return;
 	}
@@ -424,7 +446,7 @@ static void
 mta_conf_auth(struct mta_conf *conf, const struct conf_file *cf,
     struct conf_errors *err)
 {
-	bool needs_auth = false;
+	const char *needs_auth = NULL;	/* the setting that wants AUTH */
 	char *why = NULL;
 	size_t i;
 
@@ -441,16 +463,19 @@ mta_conf_auth(struct mta_conf *conf, const struct conf_file *cf,
 		}
 		arena_cleanup(conf->arena, mta_conf_auth_free, conf->auth);
 	}
-	for (i = 0; i < conf->n_listeners; i++)
+	for (i = 0; i < conf->n_listeners && needs_auth == NULL; i++)
 		if (conf->listeners[i].service != MTA_SERVICE_SMTP)
-			needs_auth = true;
-	if (needs_auth && conf->auth == NULL)
-		mta_conf_error(conf, cf, err, "auth_users", "submission "
-		    "needs AUTH: set auth_users (a file of user:hash lines)");
-	if (needs_auth && conf->tls == NULL && conf->set.auth_require_tls)
-		mta_conf_error(conf, cf, err, "tls_cert_file", "submission "
-		    "needs TLS for AUTH: set tls_cert_file and tls_key_file "
-		    "(or auth_require_tls = no)");
+			needs_auth = conf->listeners[i].service ==
+			    MTA_SERVICE_SUBMISSION ? "submission_listen" :
+			    "submissions_listen";
+	if (needs_auth != NULL && conf->auth == NULL)
+		mta_conf_error(conf, cf, err, needs_auth, "submission needs "
+		    "AUTH: set auth_users (a file of user:hash lines)");
+	if (needs_auth != NULL && conf->tls == NULL &&
+	    conf->set.auth_require_tls)
+		mta_conf_error(conf, cf, err, needs_auth, "submission needs "
+		    "TLS for AUTH: set tls_cert_file and tls_key_file (or "
+		    "auth_require_tls = no)");
 	for (i = 0; i < conf->n_listeners; i++)
 		if (conf->listeners[i].service == MTA_SERVICE_SUBMISSIONS &&
 		    conf->tls == NULL) {
@@ -471,14 +496,14 @@ mta_conf_lists(struct mta_conf *conf, const struct conf_file *cf,
 	conf->guard.mynetworks = matchlist_open(conf->arena,
 	    &conf->set.mynetworks, MATCHLIST_NETWORKS, &why);
 	if (conf->guard.mynetworks == NULL) {
-		mta_conf_error(conf, cf, err, "mynetworks", "%s", why);
+		mta_conf_error_lines(conf, cf, err, "mynetworks", why);
 		free(why);
 		why = NULL;
 	}
 	conf->guard.relay_domains = matchlist_open(conf->arena,
 	    &conf->set.relay_domains, MATCHLIST_DOMAINS, &why);
 	if (conf->guard.relay_domains == NULL) {
-		mta_conf_error(conf, cf, err, "relay_domains", "%s", why);
+		mta_conf_error_lines(conf, cf, err, "relay_domains", why);
 		free(why);
 	}
 }

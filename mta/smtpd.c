@@ -44,6 +44,8 @@
 #include "tls.h"
 
 #define SMTPD_READ_SIZE		16384
+#define SMTPD_KEEP_BUF		1024	/* buffers above this are freed when
+					   empty */
 #define SMTPD_VERSION		"Postern " PACKAGE_VERSION
 
 enum session_state {
@@ -76,6 +78,7 @@ struct smtpd {
 	size_t n_sessions;
 	bool stopping;
 	struct evloop_timer *stop_timer;
+	char rbuf[SMTPD_READ_SIZE];	/* every read lands here first */
 };
 
 typedef void session_job_fn(struct session *s);
@@ -267,10 +270,12 @@ session_flush(struct session *s)
 }
 
 /* session_read_some - read what is there into in; 1 got bytes, 0 none
- * now, -1 EOF or error */
+ * now, -1 EOF or error. Reads go through the worker's one buffer, so an
+ * idle session holds only what it has not consumed yet. */
 static int
 session_read_some(struct session *s)
 {
+	char *rbuf = s->sd->rbuf;
 	ssize_t n;
 
 	if (s->in_off > 0 && s->in_off == s->in.len) {
@@ -282,23 +287,35 @@ session_read_some(struct session *s)
 		s->in.len -= s->in_off;
 		s->in_off = 0;
 	}
-	buf_reserve(&s->in, SMTPD_READ_SIZE);
 	if (s->tls != NULL) {
-		n = tls_read(s->tls, s->in.data + s->in.len, SMTPD_READ_SIZE);
+		n = tls_read(s->tls, rbuf, SMTPD_READ_SIZE);
 		s->tls_read_wants_write = n == TLS_WANT_WRITE;
 		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
 			return 0;
 		if (n < 0)
 			return -1;
 	} else {
-		n = read(s->fd, s->in.data + s->in.len, SMTPD_READ_SIZE);
+		n = read(s->fd, rbuf, SMTPD_READ_SIZE);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return 0;
 		if (n <= 0)
 			return -1;
 	}
-	s->in.len += (size_t)n;
+	buf_append(&s->in, rbuf, (size_t)n);
 	return 1;
+}
+
+/* session_trim - give back buffer memory an idle session does not need
+ * (1,000 idle sessions must stay small) */
+static void
+session_trim(struct session *s)
+{
+	if (s->in_off == s->in.len && s->in.cap > SMTPD_KEEP_BUF) {
+		buf_free(&s->in);
+		s->in_off = 0;
+	}
+	if (s->out.len == 0 && s->out.cap > SMTPD_KEEP_BUF)
+		buf_free(&s->out);
 }
 
 /* session_update_watch - the events this session waits for now */
@@ -1703,6 +1720,8 @@ session_process(struct session *s)
 	if (!s->dead && s->state == SS_TLS && s->tls == NULL &&
 	    s->out.len == 0)
 		session_tls_begin(s);
+	if (!s->dead)
+		session_trim(s);
 }
 
 /* --- TLS ---------------------------------------------------------------- */

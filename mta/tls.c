@@ -298,8 +298,10 @@ tls_server_new(const char *cert_file, const char *key_file,
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* RELEASE_BUFFERS: an idle TLS session gives its 2 x 16 KiB
+	 * record buffers back (the mta keeps many sessions open) */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_default_passwd_cb(ctx, tls_no_passphrase);
 	SSL_CTX_set_info_callback(ctx, tls_info);
 	/* DHE for old clients, with parameters sized to the key */

@@ -511,6 +511,26 @@ converse "submissions: TLS from the first byte" "$SUBS" --tls <<EOF
 < 250 CHUNKING
 EOF
 
+# after the tests above: one failure so far from 127.0.0.1, and
+# auth_failure_limit is 5 (default) within 10 minutes
+converse "AUTH failures are rate-limited per client" "$PORT" <<EOF
+<<
+>> EHLO client.example
+<<
+>> STARTTLS
+< 220 2.0.0 Ready to start TLS
+!starttls
+>> EHLO client.example
+<<
+$(for i in 1 2 3 4; do printf '>> AUTH PLAIN %s\n< 535 5.7.8 Error: authentication failed\n' "$PLAIN_BAD"; done)
+>> AUTH PLAIN $PLAIN_OK
+< 454 4.7.0 Too many authentication failures; try again later
+>> MAIL FROM:<x@example.org>
+< 250 2.1.0 Ok
+>> RCPT TO:<friend@other.example>
+< 554 5.7.1 <friend@other.example>: Relay access denied
+EOF
+
 # --- smuggling --------------------------------------------------------------------
 
 # each variant sits inside DATA, followed by what a smuggler wants run as

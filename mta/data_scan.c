@@ -14,6 +14,10 @@
 #include "data_scan.h"
 #include "log.h"
 
+/* how far past max_header the line being read may go before it is
+ * judged (a first body line is not header) */
+#define DS_LINE_SLACK	65536
+
 enum {
 	DS_TEXT,	/* inside a line */
 	DS_CR,		/* a CR, maybe the start of CR LF */
@@ -81,6 +85,8 @@ ds_header_end(struct data_scan *ds, size_t line_off, bool empty_line)
 	const char *why;
 
 	ds->in_header = false;
+	if (line_off > ds->max_header && ds_storing(ds))
+		ds->flags |= DATA_SCAN_HEADER_TOO_BIG;
 	if (!ds_storing(ds) ||
 	    ((ds->flags & (DATA_SCAN_BARE_LF | DATA_SCAN_BARE_CR)) != 0 &&
 	    !ds->normalize))
@@ -108,7 +114,12 @@ ds_emit(struct data_scan *ds, const char *p, size_t n, bool eol)
 		return;
 	}
 	if (ds_storing(ds)) {
-		if (ds->header.len + n > ds->max_header)
+		/* the line being read may turn out to be the first body
+		 * line (or the empty line), which the limit does not
+		 * count: it is judged when the header ends, and memory is
+		 * bounded by the limit plus one line's slack */
+		if (ds->hdr_line > ds->max_header ||
+		    ds->header.len + n > ds->max_header + DS_LINE_SLACK)
 			ds->flags |= DATA_SCAN_HEADER_TOO_BIG;
 		else
 			buf_append(&ds->header, p, n);

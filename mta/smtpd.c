@@ -23,6 +23,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <sys/un.h>
@@ -1434,6 +1435,28 @@ smtpd_eom_job(struct session *s)
 	cleanup_message(&rq, &s->cres);
 }
 
+/* smtpd_log_message_id - Postfix's "ID: message-id=<...>" line */
+static void
+smtpd_log_message_id(struct session *s)
+{
+	const struct message_header *h;
+	size_t i;
+
+	for (i = 0; (h = message_visible(s->msg, i)) != NULL; i++) {
+		if (strcasecmp(h->name, "Message-ID") == 0) {
+			const char *v = h->value;
+			size_t n;
+
+			while (*v == ' ' || *v == '\t')
+				v++;
+			n = strcspn(v, "\r\n");
+			log_msg(LOG_INFO, s->qid, "message-id=%.*s",
+			    n > 200 ? 200 : (int)n, v);
+			return;
+		}
+	}
+}
+
 /* smtpd_eom_done - the one reply to the message */
 static void
 smtpd_eom_done(struct session *s)
@@ -1442,6 +1465,7 @@ smtpd_eom_done(struct session *s)
 
 	switch (r->status) {
 	case CLEANUP_QUEUED:
+		smtpd_log_message_id(s);
 		log_msg(LOG_INFO, s->qid, "from=<%s>, size=%llu, nrcpt=%zu "
 		    "(queue %s)", s->msg->sender,
 		    (unsigned long long)message_size(s->msg), s->msg->n_rcpts,

@@ -130,7 +130,7 @@ converse "a message to a relay_domains recipient is queued" "$PORT" <<EOF
 < 250 2.1.5 Ok
 >> DATA
 < 354 End data with <CR><LF>.<CR><LF>
-> Subject: first\r\nFrom: <sender@example.org>\r\n\r\nHello.\r\n..dot line\r\n.\r\n
+> Subject: first\r\nFrom: <sender@example.org>\r\nMessage-ID: <first.1@example.org>\r\n\r\nHello.\r\n..dot line\r\n.\r\n
 <~ 250 2\.0\.0 Ok: queued as [0-9A-Z]{16}
 >> QUIT
 < 221 2.0.0 Bye
@@ -149,6 +149,8 @@ like "$(cat "$MTA_LOG")" "$QID: from=<sender@example.org>, size=[0-9]+, nrcpt=1 
     "the log line for the message (Postfix style)"
 like "$(cat "$MTA_LOG")" "$QID: client=unknown\\[127\\.0\\.0\\.1\\]" \
     "the client= log line"
+like "$(cat "$MTA_LOG")" "$QID: message-id=<first\\.1@example\\.org>" \
+    "the message-id= log line"
 
 # --- DSN, SMTPUTF8, 8BITMIME ------------------------------------------------
 

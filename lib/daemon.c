@@ -21,10 +21,11 @@
 #include "log.h"
 #include "mem.h"
 
-/* daemon_listen_inet - bind and listen on the first address that works */
+/* daemon_listen_inet_try - bind and listen on the first address that
+ * works */
 int
-daemon_listen_inet(const char *what, const char *host, const char *port,
-    int family, int backlog, bool nodelay)
+daemon_listen_inet_try(const char *what, const char *host, const char *port,
+    int family, int backlog, bool nodelay, char **why_r)
 {
 	struct addrinfo hints = { 0 }, *res, *ai;
 	int fd = -1, one = 1, rc;
@@ -33,8 +34,10 @@ daemon_listen_inet(const char *what, const char *host, const char *port,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	rc = getaddrinfo(*host ? host : NULL, port, &hints, &res);
-	if (rc != 0)
-		log_fatal("%s: %s", what, gai_strerror(rc));
+	if (rc != 0) {
+		*why_r = xasprintf("%s: %s", what, gai_strerror(rc));
+		return -1;
+	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
 		    ai->ai_protocol);
@@ -60,7 +63,22 @@ daemon_listen_inet(const char *what, const char *host, const char *port,
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		log_fatal("%s: cannot listen: %s", what, strerror(errno));
+		*why_r = xasprintf("%s: cannot listen: %s", what,
+		    strerror(errno));
+	return fd;
+}
+
+/* daemon_listen_inet - the same; failing is fatal at startup */
+int
+daemon_listen_inet(const char *what, const char *host, const char *port,
+    int family, int backlog, bool nodelay)
+{
+	char *why = NULL;
+	int fd = daemon_listen_inet_try(what, host, port, family, backlog,
+	    nodelay, &why);
+
+	if (fd < 0)
+		log_fatal("%s", why);
 	return fd;
 }
 

@@ -18,6 +18,11 @@
  * AF_INET, AF_INET6 or AF_UNSPEC. what names the socket in errors. */
 int daemon_listen_inet(const char *what, const char *host,
     const char *port, int family, int backlog, bool nodelay);
+/* daemon_listen_inet_try - the same, but -1 with *why_r (malloc'ed)
+ * instead of exiting: for a reload, which must never kill a running
+ * daemon */
+int daemon_listen_inet_try(const char *what, const char *host,
+    const char *port, int family, int backlog, bool nodelay, char **why_r);
 
 /* daemon_user - uid and gid of user; (uid_t)-1 when not root or when
  * user is "" or "root" (a warning then says so) */

@@ -4,14 +4,14 @@
  *
  * Password file (auth_users in mta.conf): one "user:hash" per line, hash
  * as crypt(3) makes it (yescrypt "$y$", SHA-512 "$6$", ...; mkpasswd(1)
- * or `posternctl auth hash`); '#' comments and empty lines ignored. A
+ * or `openssl passwd -6`); '#' comments and empty lines ignored. A
  * malformed line (no colon, empty user, a hash crypt does not know,
  * duplicate user) is reported at load as FILE:LINE and refuses the
  * config. The file is read once per config load.
  *
  * Mechanisms (RFC 4616, RFC 4954; LOGIN as deployed): the SMTP layer
  * gives the base64 lines as received; auth_step() decodes and says what
- * to send next. "*" cancels (501 5.0.0 in smtpd). Bad base64 is a 501
+ * to send next. "*" cancels (501 5.7.0 in smtpd). Bad base64 is a 501
  * 5.5.2. PLAIN with an authorization identity different from the
  * authentication identity fails (no proxy authorisation).
  *

@@ -73,6 +73,15 @@ cleanup_message(const struct cleanup_request *rq, struct cleanup_result *r)
 	struct milters_result mr = { .verdict = MILTERS_CONTINUE };
 
 	memset(r, 0, sizeof(*r));
+	if (rq->discard != NULL) {
+		/* Postfix's behaviour: the client is told it was queued */
+		r->status = CLEANUP_DISCARDED;
+		r->reply = arena_printf(rq->arena, "250 2.0.0 Ok: queued as "
+		    "%s", rq->qid);
+		log_msg(LOG_INFO, rq->qid, "discard: by milter %s",
+		    rq->discard);
+		return;
+	}
 	message_prepend_header(m, "Received", cleanup_received(m, rq->attrs,
 	    rq->myhostname, rq->qid, rq->arena), true);
 	if (rq->milters != NULL && milters_active(rq->milters))

@@ -31,6 +31,8 @@ struct cleanup_request {
 	void *macro_ctx;
 	milters_rcpt_ok_fn *rcpt_ok;
 	void *rcpt_ctx;
+	const char *discard;		/* a milter discarded the message at
+					   MAIL, RCPT or DATA: its name */
 	struct arena *arena;
 };
 

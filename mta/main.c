@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,10 +91,14 @@ main_load(bool to_log)
 	return conf;
 }
 
-/* main_bind - one socket per listener; reuse those of old that match */
+/*
+ * main_bind - one socket per listener, reusing those of old that match;
+ * NULL with *why_r (malloc'ed) when one cannot be bound (fatal only at
+ * startup: a reload keeps the running config then)
+ */
 static int *
 main_bind(const struct mta_conf *conf, const struct mta_conf *old,
-    const int *old_fds, bool *reused)
+    const int *old_fds, bool *reused, char **why_r)
 {
 	int *fds = xcalloc(conf->n_listeners + 1, sizeof(*fds));
 	size_t i, j;
@@ -104,19 +109,64 @@ main_bind(const struct mta_conf *conf, const struct mta_conf *old,
 		fds[i] = -1;
 		for (j = 0; old != NULL && j < old->n_listeners; j++)
 			if (old_fds[j] >= 0 && !reused[j] &&
-			    strcmp(old->listeners[j].spec, l->spec) == 0 &&
-			    strcmp(old->listeners[j].port, l->port) == 0) {
+			    strcmp(old->listeners[j].spec, l->spec) == 0) {
 				fds[i] = old_fds[j];
 				reused[j] = true;
 				break;
 			}
-		if (fds[i] < 0)
-			fds[i] = daemon_listen_inet(arena_printf(conf->arena,
-			    "%s_listen %s", mta_service_name(l->service),
-			    l->spec), l->host, l->port, l->family,
-			    (int)conf->set.backlog, true);
+		if (fds[i] >= 0)
+			continue;
+		fds[i] = daemon_listen_inet_try(arena_printf(conf->arena,
+		    "%s_listen %s", mta_service_name(l->service), l->spec),
+		    l->host, l->port, l->family, (int)conf->set.backlog, true,
+		    why_r);
+		if (fds[i] < 0) {
+			/* give back what this call bound */
+			for (j = 0; j < i; j++) {
+				bool mine = true;
+
+				for (size_t k = 0; old != NULL &&
+				    k < old->n_listeners; k++)
+					if (old_fds[k] == fds[j]) {
+						mine = false;
+						reused[k] = false;
+					}
+				if (mine)
+					close(fds[j]);
+			}
+			free(fds);
+			return NULL;
+		}
 	}
 	return fds;
+}
+
+/* main_fixed - the settings a reload cannot change (the queue is open,
+ * privileges are gone, the pid file was written): NULL when next keeps
+ * them, else the name of the first that differs */
+static const char *
+main_fixed(const struct mta_conf *cur, const struct mta_conf *next)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+	} fixed[] = {
+		{ "queue_directory", offsetof(struct mta_settings,
+		    queue_directory) },
+		{ "user", offsetof(struct mta_settings, user) },
+		{ "pid_file", offsetof(struct mta_settings, pid_file) },
+	};
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		const char *a = *(char *const *)((const char *)&cur->set +
+		    fixed[i].offset);
+		const char *b = *(char *const *)((const char *)&next->set +
+		    fixed[i].offset);
+
+		if (strcmp(a, b) != 0)
+			return fixed[i].name;
+	}
+	return NULL;
 }
 
 /* main_worker_signals - SIGTERM stops the worker gracefully */
@@ -197,6 +247,73 @@ main_signal_all(struct main_worker *w, size_t n, int sig, bool only_old)
 			kill(w[i].pid, sig);
 }
 
+/*
+ * main_reload - SIGHUP: the new config is checked and bound first; on
+ * any problem the running one stays. New workers start on it and the old
+ * ones finish their sessions.
+ */
+static void
+main_reload(struct mta_conf **confp, int **fdsp, struct main_worker *workers,
+    size_t *n_workers, struct queue *queue, struct anvil *anvil, uid_t uid,
+    gid_t gid)
+{
+	struct mta_conf *conf = *confp, *next = main_load(true);
+	const char *fixed;
+	bool *reused;
+	char *why = NULL;
+	int *nfds;
+	size_t i, k = 0;
+
+	if (next == NULL) {
+		log_warn("reload of %s failed; keeping the running "
+		    "configuration", main_config_path);
+		return;
+	}
+	if ((fixed = main_fixed(conf, next)) != NULL) {
+		log_warn("reload: %s cannot change without a restart; keeping "
+		    "the running configuration", fixed);
+		mta_conf_free(&next);
+		return;
+	}
+	reused = xcalloc(conf->n_listeners + 1, sizeof(bool));
+	nfds = main_bind(next, conf, *fdsp, reused, &why);
+	if (nfds == NULL) {
+		log_warn("reload: %s; keeping the running configuration",
+		    why);
+		free(why);
+		free(reused);
+		mta_conf_free(&next);
+		return;
+	}
+	for (i = 0; i < *n_workers; i++)
+		workers[i].old = workers[i].pid > 0;
+	main_signal_all(workers, *n_workers, SIGTERM, true);
+	for (i = 0; i < conf->n_listeners; i++)
+		if (!reused[i])
+			close((*fdsp)[i]);
+	free(reused);
+	free(*fdsp);
+	*fdsp = nfds;
+	mta_conf_free(confp);
+	*confp = conf = next;
+	log_set_debug(conf->set.debug);
+	/* old workers stay in the table until they are reaped */
+	for (i = 0; i < *n_workers; i++)
+		if (workers[i].pid > 0)
+			workers[k++] = workers[i];
+	*n_workers = k;
+	for (i = 0; i < conf->set.workers && *n_workers < MAIN_MAX_WORKERS * 2;
+	    i++) {
+		workers[*n_workers].old = false;
+		workers[*n_workers].pid = main_spawn(conf, queue, anvil, *fdsp,
+		    uid, gid);
+		workers[(*n_workers)++].started = time(NULL);
+	}
+	log_info("configuration %s reloaded", main_config_given ?
+	    main_config_path : access(main_config_path, F_OK) == 0 ?
+	    main_config_path : "(defaults)");
+}
+
 /* main - options, config, listeners, workers, then supervise */
 int
 main(int argc, char **argv)
@@ -250,7 +367,9 @@ main(int argc, char **argv)
 	c = queue_recover(queue);
 	if (c > 0)
 		log_warn("%d incomplete queue file(s) moved to corrupt/", c);
-	fds = main_bind(conf, NULL, NULL, NULL);
+	fds = main_bind(conf, NULL, NULL, NULL, &why);
+	if (fds == NULL)
+		log_fatal("%s", why);
 	if (!foreground)
 		daemon_detach();
 	if (*conf->set.pid_file)
@@ -288,59 +407,20 @@ main(int argc, char **argv)
 			if (!stopping) {
 				log_info("stopping");
 				stopping = true;
+				/* new clients are refused at once, not left
+				 * waiting in the backlog */
+				for (i = 0; i < conf->n_listeners; i++) {
+					close(fds[i]);
+					fds[i] = -1;
+				}
 				stop_deadline = time(NULL) +
 				    (time_t)conf->set.stop_timeout + 5;
 				main_signal_all(workers, n_workers, SIGTERM,
 				    false);
 			}
 		} else if (sig == SIGHUP && !stopping) {
-			struct mta_conf *next = main_load(true);
-
-			if (next == NULL) {
-				log_warn("reload of %s failed; keeping the "
-				    "running configuration",
-				    main_config_path);
-			} else {
-				bool *reused = xcalloc(conf->n_listeners + 1,
-				    sizeof(bool));
-				int *nfds = main_bind(next, conf, fds, reused);
-
-				for (i = 0; i < n_workers; i++)
-					workers[i].old = workers[i].pid > 0;
-				main_signal_all(workers, n_workers, SIGTERM,
-				    true);
-				for (i = 0; i < conf->n_listeners; i++)
-					if (!reused[i])
-						close(fds[i]);
-				free(reused);
-				free(fds);
-				fds = nfds;
-				mta_conf_free(&conf);
-				conf = next;
-				log_set_debug(conf->set.debug);
-				/* the array keeps old entries until they
-				 * are reaped; compact it first */
-				{
-					size_t k = 0;
-
-					for (i = 0; i < n_workers; i++)
-						if (workers[i].pid > 0)
-							workers[k++] =
-							    workers[i];
-					n_workers = k;
-				}
-				for (i = 0; i < conf->set.workers &&
-				    n_workers < MAIN_MAX_WORKERS * 2; i++) {
-					workers[n_workers].old = false;
-					workers[n_workers].pid = main_spawn(conf,
-					    queue, anvil, fds, uid, gid);
-					workers[n_workers++].started =
-					    time(NULL);
-				}
-				log_info("configuration %s reloaded",
-				    main_config_given ? main_config_path :
-				    "(defaults)");
-			}
+			main_reload(&conf, &fds, workers, &n_workers, queue,
+			    anvil, uid, gid);
 		}
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 			for (i = 0; i < n_workers; i++) {
@@ -378,7 +458,8 @@ main(int argc, char **argv)
 		}
 	}
 	for (i = 0; i < conf->n_listeners; i++)
-		close(fds[i]);
+		if (fds[i] >= 0)
+			close(fds[i]);
 	free(fds);
 	if (*conf->set.pid_file && unlink(conf->set.pid_file) != 0)
 		log_warn("cannot remove %s: %s", conf->set.pid_file,

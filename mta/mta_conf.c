@@ -420,6 +420,14 @@ mta_conf_tls(struct mta_conf *conf, const struct conf_file *cf,
 		return;
 	}
 	if (s->tls_self_signed && stat(s->tls_cert_file, &st) != 0 &&
+	    errno == ENOENT && stat(s->tls_key_file, &st) == 0) {
+		/* never overwrite a key that is there */
+		mta_conf_error(conf, cf, err, "tls_self_signed", "%s exists "
+		    "but %s does not: remove the key or provide both",
+		    s->tls_key_file, s->tls_cert_file);
+		return;
+	}
+	if (s->tls_self_signed && stat(s->tls_cert_file, &st) != 0 &&
 	    errno == ENOENT) {
 		if (!tls_make_self_signed(s->myhostname, s->tls_cert_file,
 		    s->tls_key_file, &why)) {

@@ -23,7 +23,7 @@
  *	'T'	arrival time, decimal microseconds since the epoch
  *	'A'	an attribute, "name\0value" (any number): client_name,
  *		client_addr, client_port, helo, protocol (SMTP, ESMTP,
- *		ESMTPS, ESMTPA, ESMTPSA), auth_user, tls, ret (FULL, HDRS),
+ *		ESMTPS, ESMTPA, ESMTPSA, UTF8SMTP...), auth_user, tls, ret (FULL, HDRS),
  *		envid, body (7BIT, 8BITMIME, BINARYMIME), smtputf8 (yes)
  *	'S'	the sender ("" for <>)
  *	'R'	a recipient (any number, in order): 1 byte state ('P'
@@ -70,7 +70,8 @@ struct queue_attrs {
 	const char *client_name, *client_addr, *helo, *protocol;
 	unsigned client_port;
 	const char *auth_user;	/* NULL: not authenticated */
-	const char *tls;	/* "TLSv1.3 TLS_AES_256_GCM_SHA384 256", or
+	const char *tls;	/* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384
+				   (256 bits)", or
 				   NULL */
 };
 

@@ -257,8 +257,8 @@ smtp_param_size(struct smtp_param_ctx *ctx, const char *value)
  *	body-param = "BODY=" body-value
  *	body-value = "7BIT" / "8BITMIME" / "BINARYMIME"
  *
- * BINARYMIME comes with CHUNKING (RFC 3030 §3: it needs BDAT), so it is
- * known only when CHUNKING was offered.
+ * BINARYMIME is known only when it was offered, which RFC 3030 §3 allows
+ * only together with CHUNKING (it needs BDAT).
  */
 static bool
 smtp_param_body(struct smtp_param_ctx *ctx, const char *value)
@@ -273,7 +273,7 @@ smtp_param_body(struct smtp_param_ctx *ctx, const char *value)
 
 	w = smtp_word_find(bodies, value, strlen(value));
 	if (w == NULL || (w->value == MESSAGE_BODY_BINARYMIME &&
-	    !ctx->offer->chunking))
+	    !(ctx->offer->binarymime && ctx->offer->chunking)))
 		return false;
 	ctx->mail->body = (enum message_body_type)w->value;
 	return true;

@@ -50,6 +50,7 @@ struct smtp_mail {
 /* which extensions the session offered (parameters of others are 555) */
 struct smtp_offer {
 	bool size, eightbitmime, smtputf8, dsn, chunking, auth;
+	bool binarymime;	/* RFC 3030: needs chunking too */
 };
 
 /* smtp_parse_mail - args of MAIL (after the verb) */

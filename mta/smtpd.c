@@ -130,6 +130,8 @@ struct session {
 	bool scanning;
 	bool bdat_mode, bdat_last, bdat_failed;
 	const char *bdat_refusal;
+	const char *discard;		/* a milter discarded the message
+					   before its end: by whom */
 	uint64_t bdat_left;
 	uint64_t data_start_ms, data_bytes;
 	/* a command waiting for its job */
@@ -604,6 +606,7 @@ session_reset_msg(struct session *s)
 		s->scanning = false;
 	}
 	s->in_mail = false;
+	s->discard = NULL;
 	s->msg = NULL;
 	s->qid[0] = '\0';
 	s->rcpt_addr = NULL;
@@ -834,6 +837,8 @@ smtpd_mail_done(struct session *s)
 		session_closing(s);
 		return;
 	}
+	if (s->mres.verdict == MILTERS_DISCARD)
+		s->discard = s->mres.by ? s->mres.by : "?";
 	if (s->mres.verdict == MILTERS_REJECT ||
 	    s->mres.verdict == MILTERS_TEMPFAIL) {
 		log_msg(LOG_INFO, NULL, "milter-reject: MAIL from %s: %s",
@@ -950,6 +955,10 @@ smtpd_rcpt_done(struct session *s)
 		    r->addr);
 		session_error(s, "%s", s->mres.reply);
 		return;
+	case MILTERS_DISCARD:
+		s->discard = s->mres.by ? s->mres.by : "?";
+		smtpd_rcpt_accept(s, r);
+		return;
 	default:
 		smtpd_rcpt_accept(s, r);
 	}
@@ -1030,8 +1039,7 @@ smtpd_data_start(struct session *s, bool dot)
 	const struct mta_settings *set = &s->sd->conf->set;
 
 	data_scan_init(&s->scan, s->msg, dot,
-	    set->bare_newline == MTA_BARE_NEWLINE_NORMALIZE ||
-	    s->mail.body == MESSAGE_BODY_BINARYMIME,
+	    set->bare_newline == MTA_BARE_NEWLINE_NORMALIZE,
 	    set->message_size_limit, set->header_size_limit);
 	s->scanning = true;
 	s->data_start_ms = session_now(s);
@@ -1056,10 +1064,15 @@ smtpd_data_done(struct session *s)
 		return;
 	case MILTERS_REJECT:
 	case MILTERS_TEMPFAIL:
+		log_msg(LOG_INFO, session_qid(s), "milter-reject: DATA from "
+		    "%s: %s", session_client(s), s->mres.reply);
 		session_error(s, "%s", s->mres.reply);
 		session_abort_milters(s);
 		session_reset_msg(s);
 		return;
+	case MILTERS_DISCARD:
+		s->discard = s->mres.by ? s->mres.by : "?";
+		break;
 	default:
 		break;
 	}
@@ -1117,8 +1130,14 @@ smtpd_bdat_done(struct session *s)
 		return;
 	case MILTERS_REJECT:
 	case MILTERS_TEMPFAIL:
+		log_msg(LOG_INFO, session_qid(s), "milter-reject: BDAT from "
+		    "%s: %s", session_client(s), s->mres.reply);
 		s->bdat_failed = true;
 		s->bdat_refusal = arena_strdup(s->msg_arena, s->mres.reply);
+		return;
+	case MILTERS_DISCARD:
+		s->discard = s->mres.by ? s->mres.by : "?";
+		smtpd_data_start(s, false);
 		return;
 	default:
 		smtpd_data_start(s, false);
@@ -1429,6 +1448,7 @@ smtpd_eom_job(struct session *s)
 		.macro_ctx = s,
 		.rcpt_ok = session_rcpt_ok,
 		.rcpt_ctx = s,
+		.discard = s->discard,
 		.arena = s->msg_arena,
 	};
 
@@ -1485,6 +1505,9 @@ smtpd_eom_done(struct session *s)
 		session_error(s, "%s", r->reply);
 		break;
 	case CLEANUP_SHUTDOWN:
+		log_msg(LOG_INFO, s->qid, "reject: %s from %s: %s (%s)",
+		    s->bdat_mode ? "BDAT" : "DATA", session_client(s),
+		    r->reply, r->why ? r->why : "");
 		session_reply(s, "%s", r->reply);
 		session_reset_msg(s);
 		session_closing(s);
@@ -1738,6 +1761,14 @@ session_process(struct session *s)
 		session_close(s);
 		return;
 	}
+	if (s->sd->stopping && !s->busy && s->state == SS_COMMAND &&
+	    !s->in_mail && s->in_off == s->in.len) {
+		/* stopping: a session that has become idle goes now */
+		session_reply(s, "421 4.3.2 %s Service shutting down",
+		    s->sd->conf->set.myhostname);
+		session_closing(s);
+		return;
+	}
 	if (!s->busy && s->state != SS_CLOSING)
 		session_arm_timer(s);
 	session_flush(s);
@@ -1775,6 +1806,7 @@ session_tls_step(struct session *s)
 	session_reset_msg(s);
 	s->helo = NULL;
 	s->ehlo = false;
+	s->auth_user = NULL;
 	s->state = SS_COMMAND;
 	if (s->implicit_tls) {
 		s->implicit_tls = false;
@@ -1791,6 +1823,8 @@ static void
 session_tls_begin(struct session *s)
 {
 	s->tls = tls_conn_new(s->sd->conf->tls, s->fd);
+	/* a client that never completes the handshake is timed out */
+	session_arm_timer(s);
 	session_tls_step(s);
 }
 

@@ -11,9 +11,10 @@
  * on disk).
  *
  * Stopping: smtpd_stop() closes the listeners, answers idle sessions
- * "421 4.3.2 Service shutting down" and lets sessions inside a
- * transaction finish; when the last session is gone (or after
- * stop_timeout) it stops the loop.
+ * "421 4.3.2 HOST Service shutting down" and lets sessions inside a
+ * transaction finish (each gets the same 421 when it becomes idle);
+ * when the last session is gone (or after stop_timeout) it stops the
+ * loop.
  */
 #ifndef POSTERN_SMTPD_H
 #define POSTERN_SMTPD_H

@@ -394,6 +394,47 @@ T=$(printf '%s\n' "$OUT" | sed -n 2p)
 within "$T" 2.5 4.5 &&
     ok "the 421 came ${T}s after the 354 (smtpd_timeout 3s + 10ms per byte)" ||
     not_ok "the 421 came ${T}s after the 354 (smtpd_timeout 3s + 10ms per byte)"
+
+# Both workers wake up for a new client and one of them gets it; the
+# other must not block in accept(2) with its own sessions waiting (each
+# round: a client comes and goes, then the held session's NOOP must be
+# answered at once)
+OUT=$(/usr/bin/python3 - "$PB" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+
+
+def conn():
+    s = socket.create_connection(("127.0.0.1", port), timeout=3)
+    return s, s.makefile("rb")
+
+
+held, hf = conn()
+hf.readline()
+held.sendall(b"EHLO client.example\r\n")
+while hf.readline()[3:4] == b"-":
+    pass
+held.settimeout(1.5)
+for i in range(1, 13):
+    c, cf = conn()
+    cf.readline()
+    c.sendall(b"QUIT\r\n")
+    cf.readline()
+    c.close()
+    held.sendall(b"NOOP\r\n")
+    try:
+        line = hf.readline()
+    except socket.timeout:
+        print("round %d: no answer to NOOP within 1.5s" % i)
+        sys.exit(0)
+    if not line.startswith(b"250 "):
+        print("round %d: %r" % (i, line))
+        sys.exit(0)
+print("12 rounds answered")
+PY
+)
+is "$OUT" "12 rounds answered" \
+    "a session on one worker is served while the other worker accepts clients"
 stop_pid "$B_PID" 10
 
 # --- max_sessions -------------------------------------------------------------------
@@ -830,7 +871,7 @@ kill -HUP "$R_PID"
 check "a reload with a new smtpd_banner is taken" \
     wait_log "$R_LOG" "configuration $R_CONF reloaded" 10
 gone=1
-for ((i = 0; i < 100; i++)); do
+for ((i = 0; i < 50; i++)); do
 	gone=1
 	for p in $R_WORKERS; do
 		kill -0 "$p" 2>/dev/null && gone=0

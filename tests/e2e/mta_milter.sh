@@ -209,6 +209,13 @@ tm_has '"cmd":"D","for":"R","macros":\[\["\{rcpt_mailer\}","smtp"\],\["\{rcpt_ho
 tm_has '"cmd":"D","for":"T","macros":\[\["i","'"$QID"'"\]\]' \
     "the queue id macro i at DATA is the id the client was told"
 
+start_testmilter rcpt-d '{"rcpt": ["d"]}'
+scenario rcpt-d "$TM_SOCK"
+send_msg "rcpt 'd': the message is taken and dropped" "$QUEUED"
+is "$(queue_count)" 0 "rcpt 'd': nothing queued"
+like "$(cat "$MTA_LOG")" "$QID: discard: by milter $TM_SOCK" \
+    "rcpt 'd': logged as a discard"
+
 start_testmilter data '{"data": ["r"]}'
 scenario data "$TM_SOCK"
 converse "data 'r': DATA refused" "$PORT" <<EOF

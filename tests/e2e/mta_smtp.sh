@@ -219,6 +219,14 @@ converse "a parameter of an extension not offered after HELO is refused" \
 < 555 5.5.4 Unsupported option: SIZE=100
 EOF
 
+converse "BODY=BINARYMIME is not offered" "$PORT" <<EOF
+<<
+>> EHLO client.example
+<<
+>> MAIL FROM:<x@example.org> BODY=BINARYMIME
+< 555 5.5.4 Unsupported option: BODY=BINARYMIME
+EOF
+
 converse "SIZE over message_size_limit is refused at MAIL" "$PORT" <<EOF
 <<
 >> EHLO client.example

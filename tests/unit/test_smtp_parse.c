@@ -35,6 +35,7 @@
 #define NO_DSN		(1u << 3)
 #define NO_CHUNK	(1u << 4)
 #define NO_AUTH		(1u << 5)
+#define NO_BINARY	(1u << 6)
 
 /* the replies */
 #define MAIL_SYN	"501 5.5.4 Syntax: MAIL FROM:<address>"
@@ -93,6 +94,7 @@ offer_from(unsigned off)
 		.dsn = !(off & NO_DSN),
 		.chunking = !(off & NO_CHUNK),
 		.auth = !(off & NO_AUTH),
+		.binarymime = !(off & NO_BINARY),
 	};
 
 	return o;
@@ -296,6 +298,8 @@ static const struct mail_row mail_rows[] = {
 	{ .args = FROM " BODY=BINARYMIME", .addr = A, .full = A,
 	  .body = MESSAGE_BODY_BINARYMIME },
 	{ .args = FROM " BODY=BINARYMIME", .off = NO_CHUNK,
+	  .reply = UNSUP "BODY=BINARYMIME" },
+	{ .args = FROM " BODY=BINARYMIME", .off = NO_BINARY,
 	  .reply = UNSUP "BODY=BINARYMIME" },
 	{ .args = FROM " BODY=9BIT", .reply = UNSUP "BODY=9BIT" },
 	{ .args = FROM " BODY", .reply = UNSUP "BODY" },

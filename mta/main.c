@@ -18,11 +18,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,6 +48,7 @@ struct main_worker {
 };
 
 static const char *main_config_path = "/etc/postern/mta.conf";
+static pid_t main_parent;	/* the supervisor, for the workers */
 static bool main_config_given;
 
 /* main_usage - options; exit status 2 */
@@ -92,6 +95,32 @@ main_load(bool to_log)
 }
 
 /*
+ * main_listen - one listening socket, non-blocking: every worker waits
+ * on it and only one wins each client, so the others must get EAGAIN
+ * from accept, not sleep in it
+ */
+static int
+main_listen(const struct mta_conf *conf, const struct mta_listener *l,
+    char **why_r)
+{
+	int fd = daemon_listen_inet_try(arena_printf(conf->arena,
+	    "%s_listen %s", mta_service_name(l->service), l->spec),
+	    l->host, l->port, l->family, (int)conf->set.backlog, true, why_r);
+	int flags;
+
+	if (fd < 0)
+		return -1;
+	if ((flags = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		*why_r = xasprintf("%s_listen %s: O_NONBLOCK: %s",
+		    mta_service_name(l->service), l->spec, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
  * main_bind - one socket per listener, reusing those of old that match;
  * NULL with *why_r (malloc'ed) when one cannot be bound (fatal only at
  * startup: a reload keeps the running config then)
@@ -116,10 +145,7 @@ main_bind(const struct mta_conf *conf, const struct mta_conf *old,
 			}
 		if (fds[i] >= 0)
 			continue;
-		fds[i] = daemon_listen_inet_try(arena_printf(conf->arena,
-		    "%s_listen %s", mta_service_name(l->service), l->spec),
-		    l->host, l->port, l->family, (int)conf->set.backlog, true,
-		    why_r);
+		fds[i] = main_listen(conf, l, why_r);
 		if (fds[i] < 0) {
 			/* give back what this call bound */
 			for (j = 0; j < i; j++) {
@@ -195,6 +221,12 @@ main_worker(const struct mta_conf *conf, struct queue *queue,
 	int sfd;
 
 	daemon_setuid(conf->set.user, uid, gid);
+	/* a worker must not outlive its parent (it would hold the ports
+	 * against the next start); set after setuid, which clears it */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+		log_warn("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+	if (getppid() != main_parent)
+		_exit(0);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -375,6 +407,7 @@ main(int argc, char **argv)
 	if (*conf->set.pid_file)
 		daemon_write_pid(conf->set.pid_file, uid, gid);
 	anvil = anvil_new(0);
+	main_parent = getpid();
 
 	/* every signal is taken by sigtimedwait below; workers inherit
 	 * the mask and read theirs from a signalfd */

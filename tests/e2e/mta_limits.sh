@@ -16,20 +16,50 @@ set -u
 [ "$(id -u)" = 0 ] || setup_fail "must run as root (binds, chowns, mount)"
 [ -x "$MTA" ] || setup_fail "$MTA not built"
 [ -x "$POSTERNCTL" ] || setup_fail "$POSTERNCTL not built"
-command -v strace >/dev/null ||
-    setup_fail "strace is not installed (apt package strace; scripts/deps installs it)"
+command -v strace >/dev/null || setup_fail "strace is not installed" \
+    "(apt package strace; scripts/deps installs it)"
 
 mktmp_var D e2e-mta-limits
 mkdir -p "$D/tmp" && chmod 1777 "$D/tmp"
 H=mx.test
 SMALL=$D/small
-STRACED_PID=
+INSTANCES=()
 
-# limits_cleanup - what stop_all cannot know: the mta under strace (not
-# our child) and the tmpfs, unmounted once nothing writes to it
+# forget_instance PID - PID is gone: never signal that number again
+forget_instance() {
+	local i
+	for i in "${!INSTANCES[@]}"; do
+		[ "${INSTANCES[$i]}" = "$1" ] && unset 'INSTANCES[i]'
+	done
+	return 0
+}
+
+# stop_instance PID - stop a postern-mta and see that none of its workers
+# outlives it: one that misses its SIGTERM would run on as an orphan,
+# keeping its port
+stop_instance() {
+	local pid=$1 kids k
+	forget_instance "$pid"
+	kids=$(pgrep -P "$pid")
+	stop_pid "$pid" 3
+	for k in $kids; do
+		if kill -0 "$k" 2>/dev/null; then
+			diag "worker $k of postern-mta $pid did not stop:" \
+			    "killed"
+			kill -KILL "$k" 2>/dev/null
+		fi
+	done
+	return 0
+}
+
+# limits_cleanup - what stop_all cannot know: workers (postern-mta under
+# strace is not even our child), and the tmpfs, unmounted once nothing
+# writes to it
 limits_cleanup() {
-	[ -n "$STRACED_PID" ] && stop_pid "$STRACED_PID" 5
-	[ -n "${FULL_PID:-}" ] && stop_pid "$FULL_PID" 5
+	local pid
+	for pid in "${INSTANCES[@]}"; do
+		stop_instance "$pid"
+	done
 	if mountpoint -q "$SMALL" 2>/dev/null; then
 		umount "$SMALL" 2>/dev/null || umount -l "$SMALL"
 	fi
@@ -63,6 +93,7 @@ start_instance() {
 	mkdir -p "$D/$1"
 	start_mta "$D/$1" "$(instance_conf "$@")" ||
 	    setup_fail "postern-mta ($1) does not start"
+	INSTANCES+=("$MTA_PID")
 }
 
 # queue_files DIR - every file below the queue DIR, temporary ones too
@@ -75,9 +106,14 @@ since() {
 	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'
 }
 
-# within X LO HI - LO <= X <= HI (decimals)
-within() {
-	awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x >= lo && x <= hi) }'
+# took DESC SECS LO HI - ok when LO <= SECS <= HI (decimals)
+took() {
+	if awk -v x="$2" -v lo="$3" -v hi="$4" \
+	    'BEGIN { exit !(x >= lo && x <= hi) }'; then
+		ok "$1 (${2}s)"
+	else
+		not_ok "$1 (${2}s, not within ${3}s..${4}s)"
+	fi
 }
 
 # wait_log FILE REGEX [SECS] - wait until a line of FILE matches REGEX
@@ -138,10 +174,10 @@ s.sendall(b"QUIT\r\n")
 PY
 }
 
-# trickle PORT COUNT [RATE_INTERVAL] - a session to DATA, then COUNT bytes
-# of a message one at a time, one per RATE_INTERVAL seconds (0.5), while
-# the server says nothing; then the final dot. Prints the server's line,
-# the seconds from the 354 to it, and whether the server closed after it
+# trickle PORT COUNT [STEP] - a session to DATA, then COUNT bytes of
+# message one at a time, one per STEP seconds (0.5), while the server
+# says nothing; then the final dot. Prints the server's line, the seconds
+# from the 354 to it, and whether the server closed after it
 trickle() {
 	/usr/bin/python3 - "$@" <<'PY'
 import select, socket, sys, time
@@ -227,7 +263,7 @@ PY
 
 # === 1. limits ===============================================================
 
-# --- recipients, header and message size, junk, idle timeout ----------------
+# --- recipients, header and message size, junk, idle timeout -----------------
 
 PA=$(free_port)
 start_instance limits "$PA" "recipient_limit = 3" "header_size_limit = 2k" \
@@ -324,12 +360,7 @@ converse "smtpd_timeout = 2s: an idle client gets 421 4.4.2 and is closed" \
 < 421 4.4.2 $H Error: timeout exceeded
 <.
 EOF
-T=$(since "$T0")
-if within "$T" 1.8 3.5; then
-	ok "the idle timeout came after ${T}s (2s wanted)"
-else
-	not_ok "the idle timeout came after ${T}s (2s wanted)"
-fi
+took "the idle timeout came after 2s" "$(since "$T0")" 1.8 3.5
 
 T0=$EPOCHREALTIME
 converse "a client silent in the middle of DATA gets 421 4.4.2 too" \
@@ -347,9 +378,7 @@ converse "a client silent in the middle of DATA gets 421 4.4.2 too" \
 < 421 4.4.2 $H Error: timeout exceeded
 <.
 EOF
-T=$(since "$T0")
-within "$T" 1.8 3.5 && ok "the DATA timeout came after ${T}s (2s)" ||
-    not_ok "the DATA timeout came after ${T}s (2s)"
+took "the DATA timeout came after 2s" "$(since "$T0")" 1.8 3.5
 like "$(cat "$A_LOG")" "timeout after DATA from unknown\\[127\\.0\\.0\\.1\\]" \
     "the log names the DATA timeout"
 
@@ -366,8 +395,9 @@ is "$(hold_conns "$PA" 127.0.0.1 127.0.0.1 127.0.0.1 - 127.0.0.1)" \
 3 127.0.0.1: 421 4.7.0 Error: too many connections from you [closed]
 - closed one
 4 127.0.0.1: 220 $H ESMTP Postern" \
-    "client_connection_limit = 2: the third at once gets 421 4.7.0; after one closes, another is let in"
-like "$(cat "$A_LOG")" "too many connections from unknown\\[127\\.0\\.0\\.1\\]: client_connection_limit" \
+    "client_connection_limit = 2: a third gets 421 4.7.0 until one ends"
+like "$(cat "$A_LOG")" \
+    "too many connections from unknown\\[127\\.0\\.0\\.1\\]: client_connection_limit" \
     "the log says why"
 is "$(hold_conns "$PA" 127.0.0.2 127.0.0.2 127.0.0.2 127.0.0.2)" \
     "1 127.0.0.2: 220 $H ESMTP Postern
@@ -375,9 +405,9 @@ is "$(hold_conns "$PA" 127.0.0.2 127.0.0.2 127.0.0.2 127.0.0.2)" \
 3 127.0.0.2: 220 $H ESMTP Postern
 4 127.0.0.2: 220 $H ESMTP Postern" \
     "a mynetworks client (127.0.0.2) is exempt from client_connection_limit"
-stop_pid "$A_PID" 10
+stop_instance "$A_PID"
 
-# --- min_data_rate --------------------------------------------------------------
+# --- min_data_rate -----------------------------------------------------------
 
 PB=$(free_port)
 start_instance rate "$PB" "smtpd_timeout = 3s" "min_data_rate = 100000"
@@ -390,15 +420,24 @@ is "$(printf '%s\n' "$OUT" | sed -n '1p;3p')" \
     "421 4.4.2 $H Error: timeout exceeded
 closed" \
     "a client trickling 1 byte per 0.5s gets 421 4.4.2 and is closed"
-T=$(printf '%s\n' "$OUT" | sed -n 2p)
-within "$T" 2.5 4.5 &&
-    ok "the 421 came ${T}s after the 354 (smtpd_timeout 3s + 10ms per byte)" ||
-    not_ok "the 421 came ${T}s after the 354 (smtpd_timeout 3s + 10ms per byte)"
+took "the 421 came after smtpd_timeout (3s) + 10ms per byte" \
+    "$(printf '%s\n' "$OUT" | sed -n 2p)" 2.5 4.5
 
-# Both workers wake up for a new client and one of them gets it; the
-# other must not block in accept(2) with its own sessions waiting (each
-# round: a client comes and goes, then the held session's NOOP must be
-# answered at once)
+# Both workers may wake up for a new client and only one gets it; the
+# other must not block in accept(2), deaf to its own sessions, its timers
+# and SIGTERM until the next client comes. The listening socket must be
+# non-blocking (the flags of the open file, shared by all the workers).
+# Then, since the race is rare: each round a client comes and goes, and
+# the held session's NOOP must be answered at once.
+W=$(pgrep -P "$B_PID" | head -n 1)
+LFD=$(ss -Hltnp "sport = :$PB" | grep -o "pid=$W,fd=[0-9]*" | head -n 1)
+LFLAGS=$(awk '/^flags:/ { print $2 }' "/proc/$W/fdinfo/${LFD##*=}" 2>/dev/null)
+if [ -n "$LFLAGS" ] && [ $((8#$LFLAGS & 8#4000)) != 0 ]; then
+	ok "the listening socket is non-blocking (flags $LFLAGS)"
+else
+	not_ok "the listening socket is non-blocking (flags ${LFLAGS:-?}," \
+	    "worker $W, ${LFD:-no fd})"
+fi
 OUT=$(/usr/bin/python3 - "$PB" <<'PY'
 import socket, sys
 port = int(sys.argv[1])
@@ -414,8 +453,8 @@ hf.readline()
 held.sendall(b"EHLO client.example\r\n")
 while hf.readline()[3:4] == b"-":
     pass
-held.settimeout(1.5)
-for i in range(1, 13):
+held.settimeout(1)
+for i in range(1, 31):
     c, cf = conn()
     cf.readline()
     c.sendall(b"QUIT\r\n")
@@ -425,24 +464,25 @@ for i in range(1, 13):
     try:
         line = hf.readline()
     except socket.timeout:
-        print("round %d: no answer to NOOP within 1.5s" % i)
+        print("round %d: no answer to NOOP within 1s" % i)
         sys.exit(0)
     if not line.startswith(b"250 "):
         print("round %d: %r" % (i, line))
         sys.exit(0)
-print("12 rounds answered")
+print("30 rounds answered")
 PY
 )
-is "$OUT" "12 rounds answered" \
+is "$OUT" "30 rounds answered" \
     "a session on one worker is served while the other worker accepts clients"
-stop_pid "$B_PID" 10
+stop_instance "$B_PID"
 
-# --- max_sessions -------------------------------------------------------------------
+# --- max_sessions ------------------------------------------------------------
 
 PC=$(free_port)
 start_instance sessions "$PC" "max_sessions = 3" "client_connection_limit = 0"
 C_PID=$MTA_PID
-is "$(hold_conns "$PC" 127.0.0.1 127.0.0.1 127.0.0.3 127.0.0.1 127.0.0.2 - 127.0.0.2)" \
+is "$(hold_conns "$PC" 127.0.0.1 127.0.0.1 127.0.0.3 127.0.0.1 127.0.0.2 - \
+    127.0.0.2)" \
     "1 127.0.0.1: 220 $H ESMTP Postern
 2 127.0.0.1: 220 $H ESMTP Postern
 3 127.0.0.3: 220 $H ESMTP Postern
@@ -450,10 +490,10 @@ is "$(hold_conns "$PC" 127.0.0.1 127.0.0.1 127.0.0.3 127.0.0.1 127.0.0.2 - 127.0
 5 127.0.0.2: 421 4.3.2 Service overloaded, try again later [closed]
 - closed one
 6 127.0.0.2: 220 $H ESMTP Postern" \
-    "max_sessions = 3: a fourth session (mynetworks too) gets 421 4.3.2 until one ends"
-stop_pid "$C_PID" 10
+    "max_sessions = 3: a fourth (mynetworks too) gets 421 4.3.2 until one ends"
+stop_instance "$C_PID"
 
-# --- greet_pause ------------------------------------------------------------------------
+# --- greet_pause -------------------------------------------------------------
 
 PG=$(free_port)
 start_instance greet "$PG" "greet_pause = 1s"
@@ -484,19 +524,21 @@ converse "greet_pause: a patient client gets 220- then 220 and is served" \
 >> QUIT
 < 221 2.0.0 Bye
 EOF
-T=$(since "$T0")
-within "$T" 0.9 3 && ok "the real greeting came after ${T}s (1s pause)" ||
-    not_ok "the real greeting came after ${T}s (1s pause)"
-like "$(cat "$MTA_LOG")" "pregreet: unknown\\[127\\.0\\.0\\.1\\] talked before the greeting" \
+took "the real greeting came after the 1s pause" "$(since "$T0")" 0.9 3
+like "$(cat "$MTA_LOG")" \
+    "pregreet: unknown\\[127\\.0\\.0\\.1\\] talked before the greeting" \
     "the log has the pregreet lines"
-stop_pid "$G_PID" 10
+stop_instance "$G_PID"
 
-# --- queue_minfree ---------------------------------------------------------------------
+# --- queue_minfree -----------------------------------------------------------
 
+# 1000G, or more where there is that much
 PM=$(free_port)
-start_instance minfree "$PM" "queue_minfree = 1000G"
+FREE_G=$(df -Pk "$D" | awk 'NR == 2 { print int($4 / 1048576) }')
+MINFREE=$((FREE_G < 1000 ? 1000 : FREE_G + 1000))G
+start_instance minfree "$PM" "queue_minfree = $MINFREE"
 M_PID=$MTA_PID
-converse "queue_minfree = 1000G: MAIL gets 452 4.3.1" "$PM" <<EOF
+converse "queue_minfree = $MINFREE: MAIL gets 452 4.3.1" "$PM" <<EOF
 <<
 >> EHLO client.example
 <<
@@ -509,28 +551,31 @@ converse "queue_minfree = 1000G: MAIL gets 452 4.3.1" "$PM" <<EOF
 EOF
 like "$(cat "$MTA_LOG")" "not enough space in $D/minfree/queue" \
     "the log says the queue is short of space"
-stop_pid "$M_PID" 10
+stop_instance "$M_PID"
 
-# === 2. durability =============================================================
+# === 2. durability ===========================================================
 
-# --- a. the order of the system calls (strace) ---------------------------------
+# --- a. the order of the system calls (strace) -------------------------------
 
-# strace cuts strings at 32 bytes by default: -s 256 keeps the whole reply
+# strace cuts strings at 32 bytes by default: -s 256 keeps the whole
+# reply. LeakSanitizer cannot work under ptrace: no leak check there.
 TRACE=$D/trace/strace.out
 mkdir -p "$D/trace"
 cat >"$D/trace/mta" <<EOF
 #!/bin/sh
+ASAN_OPTIONS=\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}detect_leaks=0
+export ASAN_OPTIONS
 exec strace -f -tt -s 256 \\
     -e trace=fsync,fdatasync,rename,renameat,renameat2,write,sendto,openat \\
     -o '$TRACE' '$MTA' "\$@"
 EOF
 chmod 755 "$D/trace/mta"
 PS=$(free_port)
-mkdir -p "$D/trace"
 MTA=$D/trace/mta start_mta "$D/trace" "$(instance_conf trace "$PS" \
     "workers = 1")" || setup_fail "postern-mta under strace does not start"
 STRACE_PID=$MTA_PID
 STRACED_PID=$(pgrep -P "$STRACE_PID" | head -n 1)
+INSTANCES+=("$STRACED_PID")
 converse "a message under strace" "$PS" <<EOF
 <<
 >> EHLO client.example
@@ -548,8 +593,12 @@ converse "a message under strace" "$PS" <<EOF
 EOF
 QID=$(printf '%s\n' "$CONV_OUT" | sed -n 's/^S: 250 2.0.0 Ok: queued as //p' |
     tr -d '\r')
-stop_pid "$STRACED_PID" 10
-STRACED_PID=
+stop_instance "$STRACED_PID"
+# strace needs a moment after its tracee is gone to write the rest
+for ((i = 0; i < 50; i++)); do
+	kill -0 "$STRACE_PID" 2>/dev/null || break
+	sleep 0.1
+done
 stop_pid "$STRACE_PID" 5
 
 # One line per event: NAME START END TIME (line numbers in the trace; a
@@ -636,8 +685,8 @@ before() {
 }
 diag "strace events (name, first line, last line, time):"
 diag "$EVENTS"
-check "strace saw the queue file $QID, its fsync, rename, directory fsync and the 250" \
-    bash -c '! printf "%s\n" "$1" | grep -q " -$"' _ "$EVENTS"
+unlike "$EVENTS" " -$" \
+    "strace saw the file $QID, its fsync and rename, incoming/'s fsync, the 250"
 is "$(ev fd_reply)" "$(ev fd_354)" \
     "the 250 went to the client's socket (the fd the 354 went to)"
 check "the queue file is fsynced before its rename" before fsync_file rename
@@ -648,7 +697,7 @@ check "the rename into incoming/ ends before the 250 is written" \
 check "the fsync of incoming/ (after the rename) ends before the 250" \
     before fsync_dir reply
 
-# --- b. a full file system -----------------------------------------------------
+# --- b. a full file system ---------------------------------------------------
 
 mkdir -p "$SMALL"
 if ! mount -t tmpfs -o size=512k,mode=755 postern-test "$SMALL" \
@@ -662,24 +711,25 @@ else
 	    "queue_directory = $SMALL/queue" "workers = 1")" ||
 	    setup_fail "postern-mta (full) does not start"
 	FULL_PID=$MTA_PID
+	INSTANCES+=("$FULL_PID")
 	is "$(send_msg "$PF" "too big for the disk" 600000)" \
 	    "452 4.3.1 Insufficient system storage" \
 	    "600k into a 512k queue (queue_minfree = 0): 452 4.3.1 after DATA"
 	is "$(queue_files "$SMALL/queue")" "" \
 	    "no file at all in any queue directory (no .tmp either)"
-	like "$(cat "$MTA_LOG")" "reject: DATA from unknown\\[127\\.0\\.0\\.1\\]: 452 4\\.3\\.1 Insufficient system storage \\(queue file: No space left on device\\)" \
+	like "$(cat "$MTA_LOG")" \
+	    "reject: DATA from .*: 452 4\\.3\\.1 .*\\(queue file: No space left on device\\)" \
 	    "the log has the reason"
 	like "$(send_msg "$PF" "small enough" 2000)" \
 	    "^250 2\\.0\\.0 Ok: queued as [0-9A-Z]{16}$" \
 	    "then a small message still gets 250"
 	like "$(queue_files "$SMALL/queue")" "^incoming/[0-9A-Z]{16}$" \
 	    "and it is in incoming/"
-	stop_pid "$FULL_PID" 10
-	FULL_PID=
+	stop_instance "$FULL_PID"
 	umount "$SMALL" || umount -l "$SMALL"
 fi
 
-# --- c. kill -9 while a client sends --------------------------------------------
+# --- c. kill -9 while a client sends -----------------------------------------
 
 # The client: one short message per session, for SECS seconds; every
 # "queued as ID" goes to OUT as "ID SUBJECT" at once (flushed).
@@ -727,7 +777,7 @@ with open(out, "w") as o:
             queued += 1
             s.sendall(b"QUIT\r\n")
             # a pace that keeps the check of every message short
-            time.sleep(0.03)
+            time.sleep(0.08)
         except OSError:
             time.sleep(0.02)
         finally:
@@ -741,6 +791,7 @@ mkdir -p "$D/kill"
 KCONF=$(instance_conf kill "$PK")
 QK=$D/kill/queue
 start_mta "$D/kill" "$KCONF" || setup_fail "postern-mta (kill) does not start"
+INSTANCES+=("$MTA_PID")
 BG_LOG=$D/kill/client.log start_bg kill-client \
     /usr/bin/python3 "$D/kill-client.py" "$PK" "$D/kill/queued" 20
 CLIENT_PID=$BG_PID
@@ -750,14 +801,15 @@ while [ "$SECONDS" -lt "$end" ]; do
 	sleep "0.$((4 + RANDOM % 6))"
 	round=$((round + 1))
 	if [ $((round % 5)) = 0 ]; then
-		# the parent: its workers live on (nothing tells them), keep
-		# the listening socket and may be inside a store; kill them
-		# too, as a crash of the whole service would
-		# (stopped first, so that it forks no worker unseen)
+		# the parent: its workers would live on (nothing tells
+		# them) with the listening socket, maybe inside a store;
+		# they go too, as in a crash of the whole service. It is
+		# stopped first, so that it forks no worker unseen.
 		kill -STOP "$MTA_PID"
 		orphans=$(pgrep -P "$MTA_PID")
 		kill -KILL "$MTA_PID"
 		wait "$MTA_PID" 2>/dev/null
+		forget_instance "$MTA_PID"
 		[ -n "$orphans" ] && kill -KILL $orphans 2>/dev/null
 		kills_p=$((kills_p + 1))
 		for ((i = 0; i < 50; i++)); do
@@ -768,6 +820,7 @@ while [ "$SECONDS" -lt "$end" ]; do
 			restart_fail=$((restart_fail + 1))
 			break
 		fi
+		INSTANCES+=("$MTA_PID")
 	else
 		workers=($(pgrep -P "$MTA_PID"))
 		[ "${#workers[@]}" -gt 0 ] || continue
@@ -777,34 +830,39 @@ while [ "$SECONDS" -lt "$end" ]; do
 done
 wait "$CLIENT_PID"
 is "$restart_fail" 0 "postern-mta restarts on the queue after each kill -9"
-diag "killed $kills_w worker(s) and $kills_p parent(s); client: $(tail -n 1 "$D/kill/client.log")"
+diag "killed $kills_w worker(s) and $kills_p parent(s);" \
+    "client: $(tail -n 1 "$D/kill/client.log")"
 # a clean stop and start: queue_recover moves what the last kills left
-stop_pid "$MTA_PID" 10
+stop_instance "$MTA_PID"
 start_mta "$D/kill" "$KCONF" || setup_fail "postern-mta (kill) does not restart"
-stop_pid "$MTA_PID" 10
+INSTANCES+=("$MTA_PID")
+stop_instance "$MTA_PID"
 
 NQ=$(wc -l <"$D/kill/queued")
 check "the client got at least 20 messages queued ($NQ)" [ "$NQ" -ge 20 ]
-missing=0
-while read -r id subj; do
-	if ! "$POSTERNCTL" queue -d "$QK" show "$id" 2>&1 |
-	    grep -qF "Subject: $subj"; then
-		missing=$((missing + 1))
-		[ "$missing" -le 5 ] && diag "lost: $id ($subj): $(
-		    "$POSTERNCTL" queue -d "$QK" show "$id" 2>&1 | head -n 3)"
-	fi
-done <"$D/kill/queued"
-is "$missing" 0 "every message that got 250 is in the queue with its Subject"
+# "ID SUBJECT" of each message that posternctl does not show as sent
+# (hundreds of runs: a sanitizer build's leak check at each exit would
+# double the time; posternctl's own tests check its leaks)
+LOST=$(ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+    xargs -P 4 -L 1 sh -c 'out=$("$0" queue -d "$1" show "$2" 2>&1) &&
+    case $out in *"Subject: $3"*) exit 0 ;; esac
+    echo "$2 $3: $(printf "%s\n" "$out" | head -n 1)"' \
+    "$POSTERNCTL" "$QK" <"$D/kill/queued")
+is "$(printf '%s' "$LOST" | grep -c .)" 0 \
+    "every message that got 250 is in the queue with its Subject" ||
+    diag "$(printf '%s\n' "$LOST" | head -n 5)"
 corrupt=$(find "$QK/corrupt" -type f -printf '%f\n' | sort)
-diag "$(printf '%s\n' "$corrupt" | grep -c .) file(s) in corrupt/ (unacknowledged writes cut by kill -9)"
-is "$(printf '%s\n' "$corrupt" | grep -Fxf <(cut -d' ' -f1 "$D/kill/queued"))" "" \
+diag "$(printf '%s\n' "$corrupt" | grep -c .) file(s) in corrupt/" \
+    "(writes that kill -9 cut before any 250)"
+is "$(printf '%s\n' "$corrupt" |
+    grep -Fxf <(cut -d' ' -f1 "$D/kill/queued"))" "" \
     "nothing in corrupt/ got a 250"
 is "$(find "$QK" -name '.*.tmp' | wc -l)" 0 \
     "no temporary file is left after the restart's recovery"
 like "$(cat "$MTA_LOG")" "worker [0-9]+ killed by signal 9; starting another" \
     "the parent replaced killed workers"
 
-# === 3. config errors ==============================================================
+# === 3. config errors ========================================================
 
 PR=$(free_port)
 mkdir -p "$D/cfg"
@@ -819,9 +877,10 @@ OUT=$("$MTA" -n -c "$BAD" 2>"$D/cfg/bad.err")
 rc=$?
 is "$rc" 1 "postern-mta -n with bad lines exits 1"
 is "$OUT" "" "and prints no settings"
-like "$(cat "$D/cfg/bad.err")" "^$BAD:$BADLINE: bad value 'lots' for 'recipient_limit'" \
+ERR=$(cat "$D/cfg/bad.err")
+like "$ERR" "^$BAD:$BADLINE: bad value 'lots' for 'recipient_limit'" \
     "the bad value is named with FILE:LINE"
-like "$(cat "$D/cfg/bad.err")" "^$BAD:$((BADLINE + 1)): unknown setting 'no_such_setting'" \
+like "$ERR" "^$BAD:$((BADLINE + 1)): unknown setting 'no_such_setting'" \
     "the unknown setting is named with FILE:LINE"
 
 GOOD=$D/cfg/good.conf
@@ -842,9 +901,10 @@ cp "$R_CONF" "$D/cfg/running.conf"
 echo "smtpd_timeout = never" >>"$R_CONF"
 BADLINE=$(wc -l <"$R_CONF")
 kill -HUP "$R_PID"
-check "a reload with a bad config is refused (logged)" \
-    wait_log "$R_LOG" "reload of $R_CONF failed; keeping the running configuration" 10
-like "$(cat "$R_LOG")" "$R_CONF:$BADLINE: bad value 'never' for 'smtpd_timeout'" \
+check "a reload with a bad config is refused (logged)" wait_log "$R_LOG" \
+    "reload of $R_CONF failed; keeping the running configuration" 10
+like "$(cat "$R_LOG")" \
+    "$R_CONF:$BADLINE: bad value 'never' for 'smtpd_timeout'" \
     "the log names the error with FILE:LINE"
 is "$(pgrep -P "$R_PID" | sort)" "$R_WORKERS" "the running workers are kept"
 converse "after the bad reload a message still gets 250" "$PR" <<EOF
@@ -879,17 +939,26 @@ for ((i = 0; i < 50; i++)); do
 	[ "$gone" = 1 ] && break
 	sleep 0.1
 done
-is "$gone" 1 "the old workers are gone"
+is "$gone" 1 "the old workers are gone" ||
+	for p in $R_WORKERS; do
+		[ -r "/proc/$p/wchan" ] &&
+		    diag "old worker $p is still there, in $(cat "/proc/$p/wchan")"
+	done
 converse "new sessions show the new banner" "$PR" <<EOF
 < 220 $H ESMTP Reloaded
 >> QUIT
 < 221 2.0.0 Bye
 EOF
+stop_instance "$R_PID"
 
+# every instance has stopped: a sanitizer build has written its reports
 found=
 for f in "$D"/*/mta.log; do
-	grep -Eq 'AddressSanitizer|LeakSanitizer|runtime error:|panic' "$f" &&
-	    found="$found $f"
+	if grep -Eq 'Sanitizer|runtime error:|panic:' "$f"; then
+		found="$found ${f#$D/}"
+		grep -E 'Sanitizer|SUMMARY|runtime error:|panic:' "$f" |
+		    head -n 5 | sed 's/^/# /'
+	fi
 done
 is "$found" "" "no sanitizer report or panic in any mta log"
 done_testing

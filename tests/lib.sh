@@ -782,8 +782,10 @@ start_mta() {
 	fi
 	BG_LOG=$MTA_LOG start_bg mta "$MTA" -f -c "$MTA_CONF"
 	MTA_PID=$BG_PID
+	# the IPv4 listeners tell when the mta is up (all are bound by the
+	# parent before any worker starts); [IPv6] ones are not waited for
 	for port in $(sed -n 's/^ *\(smtp\|submission\|submissions\)_listen *= *//p' \
-	    "$MTA_CONF" | tr ',' ' ' | sed 's/[^ ]*://g'); do
+	    "$MTA_CONF" | tr ',' '\n' | grep -v '\[' | sed 's/.*://'); do
 		if ! wait_port "$port" 15; then
 			diag "postern-mta does not listen on port $port"
 			diag_file "$MTA_LOG"

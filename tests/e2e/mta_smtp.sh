@@ -16,6 +16,10 @@ set -u
 mktmp_var D e2e-mta
 mkdir -p "$D/tmp" && chmod 1777 "$D/tmp"
 PORT=$(free_port)
+PORT6=$(/usr/bin/python3 -c 'import socket
+s = socket.socket(socket.AF_INET6)
+s.bind(("::1", 0))
+print(s.getsockname()[1])')
 SUB=$(free_port)
 SUBS=$(free_port)
 H=mx.test
@@ -40,7 +44,7 @@ user = nobody
 queue_directory = $D/queue
 temp_dir = $D/tmp
 pid_file =
-smtp_listen = 127.0.0.1:$PORT
+smtp_listen = 127.0.0.1:$PORT, [::1]:$PORT6
 submission_listen = 127.0.0.1:$SUB
 submissions_listen = 127.0.0.1:$SUBS
 workers = 2
@@ -117,6 +121,14 @@ converse "HELO, NOOP, RSET, VRFY, HELP, EXPN, unknown, MAIL before HELO" \
 < 221 2.0.0 Bye
 <.
 EOF
+
+if CONV_OUT=$(printf '< 220 %s ESMTP Postern\n>> QUIT\n< 221 2.0.0 Bye\n' "$H" |
+    /usr/bin/python3 "$TOP/tests/smtp/converse.py" ::1 "$PORT6" - 2>&1); then
+	ok "an IPv6 listener ([::1]) greets and serves"
+else
+	not_ok "an IPv6 listener ([::1]) greets and serves"
+	diag "$CONV_OUT"
+fi
 
 # --- a message into the queue -------------------------------------------------
 

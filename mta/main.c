@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -346,6 +347,30 @@ main_reload(struct mta_conf **confp, int **fdsp, struct main_worker *workers,
 	    main_config_path : "(defaults)");
 }
 
+/* main_files - raise the open-file limit to the hard limit: a worker may
+ * hold most of max_sessions sessions, each with a socket and milter
+ * connections, and the usual soft limit (1024) is far below that */
+static void
+main_files(const struct mta_conf *conf)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)conf->set.max_sessions *
+	    (2 + conf->n_milters) + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("setrlimit(RLIMIT_NOFILE): %s",
+			    strerror(errno));
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		log_warn("open files are limited to %llu, but max_sessions "
+		    "%lu may need %llu", (unsigned long long)rl.rlim_cur,
+		    conf->set.max_sessions, (unsigned long long)want);
+}
+
 /* main - options, config, listeners, workers, then supervise */
 int
 main(int argc, char **argv)
@@ -391,6 +416,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_set_debug(conf->set.debug);
+	main_files(conf);
 	daemon_user(conf->set.user, &uid, &gid);
 	queue = queue_open(conf->set.queue_directory, (int)uid, (int)gid,
 	    &why);

@@ -80,9 +80,17 @@ milters_failed(struct milters *ms, struct milters_filter *f,
 {
 	enum milter_default d = f->spec->default_action;
 
-	if (!f->failed && !f->session_done)
+	if (!f->failed && !f->session_done) {
+		/* the client's reasons already start "filter NAME: " */
+		size_t n = strlen(f->spec->name);
+
+		if (strncmp(why, "filter ", 7) == 0 &&
+		    strncmp(why + 7, f->spec->name, n) == 0 &&
+		    strncmp(why + 7 + n, ": ", 2) == 0)
+			why += 7 + n + 2;
 		log_warn("milter %s: %s; default_action %s", f->spec->name,
 		    why, milters_default_names[d]);
+	}
 	milter_close(&f->conn);
 	if (milters_defaults[d].verdict == MILTERS_CONTINUE) {
 		f->session_done = true;

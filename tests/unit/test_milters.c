@@ -1148,7 +1148,7 @@ test_discard(void **state)
 	log_begin(f);
 	ev_connect(f, &r);
 	assert_result(&r, MILTERS_TEMPFAIL, DEF_TEMPFAIL, "m2");
-	LOG_END(f, "warning: milter m2: filter m2: reply 'd' at CONNECT: not "
+	LOG_END(f, "warning: milter m2: reply 'd' at CONNECT: not "
 	    "allowed at CONNECT; default_action tempfail");
 	milters_close(&f->ms);
 	EXPECT(f, 0, OPENED, D_C, E_C, QUIT);
@@ -1476,7 +1476,7 @@ test_unreachable(void **state)
 		log_begin(f);
 		chain_open(f, &r);
 		LOG_END(f, arena_printf(f->arena, "warning: milter m1: "
-		    "filter m1: connect: Connection refused; default_action "
+		    "connect: Connection refused; default_action "
 		    "%s", cases[c].name));
 		assert_result(&r, cases[c].verdict, cases[c].reply, by);
 		assert_true(milters_active(f->ms));
@@ -1525,7 +1525,7 @@ test_unreachable(void **state)
 			assert_string_equal(m->quarantine, DEF_QUARANTINE);
 		milters_close(&f->ms);
 		LOG_END(f, arena_printf(f->arena, "warning: milter m1: "
-		    "filter m1: connect: Connection refused; default_action "
+		    "connect: Connection refused; default_action "
 		    "%s", cases[c].name));
 	}
 	tm_expect_end(f, 1);
@@ -1550,11 +1550,11 @@ test_unreachable_several(void **state)
 	assert_result(&r, MILTERS_REJECT, DEF_REJECT, "m2");
 	ev_connect(f, &r);
 	assert_result(&r, MILTERS_REJECT, DEF_REJECT, "m2");
-	LOG_END(f, "warning: milter m1: filter m1: connect: Connection "
+	LOG_END(f, "warning: milter m1: connect: Connection "
 	    "refused; default_action accept",
-	    "warning: milter m2: filter m2: connect: Connection refused; "
+	    "warning: milter m2: connect: Connection refused; "
 	    "default_action reject",
-	    "warning: milter m3: filter m3: connect: Connection refused; "
+	    "warning: milter m3: connect: Connection refused; "
 	    "default_action shutdown");
 	milters_close(&f->ms);
 }
@@ -1566,7 +1566,7 @@ static const struct {
 	double content_timeout;
 	enum stage at;			/* the failing event, or ST_N for
 					   the content phase */
-	const char *why;		/* logged after "filter m1: " */
+	const char *why;		/* logged after "milter m1: " */
 	size_t lines;			/* m1's content lines before it */
 	enum milters_verdict verdict;
 	const char *reply;
@@ -1638,7 +1638,7 @@ test_failures(void **state)
 		else
 			run_message(f, m, &r);
 		LOG_END(f, arena_printf(f->arena, "warning: milter m1: "
-		    "filter m1: %s", failures[c].why));
+		    "%s", failures[c].why));
 		assert_result(&r, v, failures[c].reply, by);
 		if (at == ST_N)
 			assert_true(quarantine ?

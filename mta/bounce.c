@@ -1,0 +1,2 @@
+/* bounce.c - placeholder until it is written */
+#include "config.h"

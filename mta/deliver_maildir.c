@@ -1,0 +1,2 @@
+/* deliver_maildir.c - placeholder until it is written */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* smtp_reply.c - placeholder until it is written */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* transport.c - placeholder until it is written */
+#include "config.h"

@@ -71,6 +71,61 @@ int tls_cipher_bits(const struct tls_conn *c);
 const char *tls_error(const struct tls_conn *c);
 
 /*
+ * Client side (delivery, issue 8). A tls_client is made once per config;
+ * tls_client_conn() starts TLS on a connected, BLOCKING socket (the
+ * delivery client runs on its own thread) with a deadline, and checks
+ * the peer as the policy asks:
+ *	TLS_VERIFY_NONE		encrypt only (opportunistic "may" and
+ *				"encrypt" levels)
+ *	TLS_VERIFY_NAME		the chain must verify against the system CA
+ *				store (or ca_file) and match one of names
+ *				(RFC 6125, wildcards in the first label)
+ *	TLS_VERIFY_DANE		RFC 7672: the chain must match one of the
+ *				given TLSA records (usage 2 or 3, selector
+ *				0/1, matching 0/1/2); with usage 2 the name
+ *				is checked too; usage 0/1 records are
+ *				unusable; no usable record = failure
+ * The connection then reads and writes with tls_read/tls_write (which on
+ * a blocking socket never return TLS_WANT_*).
+ */
+struct tls_client;
+
+enum tls_verify {
+	TLS_VERIFY_NONE,
+	TLS_VERIFY_NAME,
+	TLS_VERIFY_DANE,
+};
+
+/* one TLSA record (RFC 6698) */
+struct tls_tlsa {
+	unsigned char usage, selector, mtype;
+	const unsigned char *data;
+	size_t len;
+};
+
+/* tls_client_new - ca_file NULL: the system's default store; NULL with
+ * *why_r (malloc'ed) */
+struct tls_client *tls_client_new(const char *ca_file, char **why_r);
+/* tls_client_free - sets *c NULL; NULL ok */
+void tls_client_free(struct tls_client **c);
+
+/*
+ * tls_client_conn - handshake as a client on fd (SNI = sni when not
+ * NULL) within deadline (CLOCK_MONOTONIC seconds). NULL with *why_r
+ * (malloc'ed: "certificate verify failed: ...", "no usable TLSA record",
+ * "handshake timed out") when TLS cannot be had or the peer fails the
+ * check; the caller decides whether that defers (verify, dane) or falls
+ * back to plaintext (may).
+ */
+struct tls_conn *tls_client_conn(struct tls_client *c, int fd,
+    const char *sni, enum tls_verify verify, const char *const *names,
+    size_t n_names, const struct tls_tlsa *tlsa, size_t n_tlsa,
+    double deadline, char **why_r);
+
+/* tls_peer_info - "CN=..., verified|dane|unverified" for logs */
+const char *tls_peer_info(const struct tls_conn *c);
+
+/*
  * tls_make_self_signed - write a new self-signed certificate for
  * hostname (EC P-256, 10 years) to cert_file and its key to key_file
  * (mode 0600), for scripts/run's first start. false with *why_r.

@@ -1,0 +1,2 @@
+/* virtual.c - placeholder until it is written */
+#include "config.h"

@@ -1,0 +1,9 @@
+/* test_virtual.c - placeholder until it is written */
+#include "config.h"
+
+/* main - nothing yet */
+int
+main(void)
+{
+	return 0;
+}

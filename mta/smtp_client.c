@@ -1,0 +1,2 @@
+/* smtp_client.c - placeholder until it is written */
+#include "config.h"

@@ -620,6 +620,7 @@ struct queue_parse {
 	bool want_body;
 	unsigned seen;		/* bit i: queue_records[i] was there */
 	struct buf states;	/* recipient states, in order */
+	struct buf offsets;	/* uint64_t file offset of each state */
 	struct message_header *headers;
 	size_t n_headers, cap_headers;
 	const char *why;	/* in arena */
@@ -876,6 +877,13 @@ queue_rec_rcpt(struct queue_parse *ps, char *data, size_t len)
 		r.params = NULL;
 	message_add_rcpt(m, &r);
 	buf_putc(&ps->states, data[0]);
+	{
+		/* the reader is past the record: its data began len
+		 * bytes back, and the state is its first byte */
+		uint64_t at = ps->rd.off - len;
+
+		buf_append(&ps->offsets, &at, sizeof(at));
+	}
 	return true;
 bad:
 	ps->why = "recipient record without three fields";
@@ -1071,6 +1079,7 @@ queue_parse_fd(int fd, const char *id, bool want_body, const char *temp_dir,
 	free(ps.rd.buf);
 	if (res != QUEUE_PARSE_OK) {
 		buf_free(&ps.states);
+		buf_free(&ps.offsets);
 		r->msg = NULL;
 		*why_r = ps.why;
 		return res;
@@ -1081,6 +1090,9 @@ queue_parse_fd(int fd, const char *id, bool want_body, const char *temp_dir,
 	r->rcpt_states = arena_memdup(arena, buf_cstr(&ps.states),
 	    ps.states.len);
 	buf_free(&ps.states);
+	r->rcpt_offsets = (uint64_t *)(void *)arena_memdup(arena,
+	    ps.offsets.data ? ps.offsets.data : "", ps.offsets.len);
+	buf_free(&ps.offsets);
 	return QUEUE_PARSE_OK;
 }
 
@@ -1433,4 +1445,36 @@ queue_list(struct queue *q, bool (*fn)(const struct queue_entry *e,
 	}
 	free(items.item);
 	return count;
+}
+
+/* queue_set_rcpt_states - overwrite recipients' state bytes in place */
+int
+queue_set_rcpt_states(struct queue *q, const struct queue_entry *e,
+    const size_t *idx, size_t n, char state)
+{
+	char path[PATH_MAX];
+	size_t i;
+	int fd, err;
+
+	if (strchr(queue_rcpt_states, state) == NULL || state == '\0')
+		log_panic("queue_set_rcpt_states: state '%c'", state);
+	queue_path(q, e->queue, e->id, path);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : -1;
+	for (i = 0; i < n; i++) {
+		if (idx[i] >= e->msg->n_rcpts)
+			log_panic("queue_set_rcpt_states: recipient %zu of %zu",
+			    idx[i], e->msg->n_rcpts);
+		if (pwrite(fd, &state, 1, (off_t)e->rcpt_offsets[idx[i]]) != 1)
+			goto fail;
+	}
+	if (fsync(fd) != 0)
+		goto fail;
+	close(fd);
+	return 1;
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
 }

@@ -85,6 +85,8 @@ struct queue_entry {
 	struct message *msg;		/* envelope, headers, quarantine;
 					   body only with want_body */
 	char *rcpt_states;		/* n_rcpts state bytes */
+	uint64_t *rcpt_offsets;		/* where each state byte is in the
+					   file (queue_set_rcpt_states) */
 };
 
 struct queue;
@@ -150,6 +152,16 @@ int queue_list(struct queue *q, bool (*fn)(const struct queue_entry *e,
  * mixed in, across processes) before the file exists: the mta needs it
  * from the first recipient on (milter macro "i", Received:) */
 void queue_id_new(struct queue *q, char id_r[QUEUE_ID_LEN + 1]);
+
+/*
+ * queue_set_rcpt_states - set the state of recipients idx[0..n) of the
+ * message e (as read by queue_read, still in e->queue) to state ('D'
+ * delivered, 'B' bounced, 'X' expanded, 'P' pending), in place, and
+ * fsync: a recipient marked done is never delivered again after a crash.
+ * 1 done, 0 the file is gone (deleted meanwhile), -1 error (errno).
+ */
+int queue_set_rcpt_states(struct queue *q, const struct queue_entry *e,
+    const size_t *idx, size_t n, char state);
 
 /* queue_id_valid - text is a well-formed queue id */
 bool queue_id_valid(const char *text);

@@ -636,6 +636,45 @@ test_minimal(void **state)
 	assert_int_equal(syncs.calls, 2);
 }
 
+/* test_rcpt_states - states rewritten in place, synced, read back; a
+ * message deleted meanwhile is "gone" (0), not an error */
+static void
+test_rcpt_states(void **state)
+{
+	struct fix *f = *state;
+	struct message *m = message_new(f->a, f->tmp, 1024);
+	struct message_rcpt rc = { 0 };
+	struct queue_entry r, r2;
+	const char *why = NULL;
+	char id[QUEUE_ID_LEN + 1];
+	size_t done[] = { 0, 2 }, bounced[] = { 1 };
+
+	m->sender = "s@example.org";
+	rc.addr = "a@example.com";
+	message_add_rcpt(m, &rc);
+	rc.addr = "b@example.com";
+	rc.orcpt = "rfc822;b@example.com";
+	message_add_rcpt(m, &rc);
+	rc.addr = "c@example.com";
+	rc.orcpt = NULL;
+	message_add_rcpt(m, &rc);
+	queue_id_new(f->q, id);
+	assert_true(queue_store(f->q, m, NULL, QUEUE_INCOMING, id));
+	assert_int_equal(queue_read(f->q, id, false, f->tmp, f->a, &r, &why),
+	    1);
+	assert_string_equal(r.rcpt_states, "PPP");
+	syncs.calls = 0;
+	assert_int_equal(queue_set_rcpt_states(f->q, &r, done, 2, 'D'), 1);
+	assert_int_equal(syncs.calls, 1);
+	assert_int_equal(queue_set_rcpt_states(f->q, &r, bounced, 1, 'B'), 1);
+	assert_int_equal(queue_read(f->q, id, false, f->tmp, f->a, &r2, &why),
+	    1);
+	assert_string_equal(r2.rcpt_states, "DBD");
+	assert_string_equal(r2.msg->rcpts[1].orcpt, "rfc822;b@example.com");
+	assert_int_equal(queue_delete(f->q, id), 1);
+	assert_int_equal(queue_set_rcpt_states(f->q, &r, done, 2, 'P'), 0);
+}
+
 /* test_fsync_order - the file, then its directory (and for another queue
  * the directory it left) */
 static void
@@ -1864,6 +1903,7 @@ main(void)
 		T(test_open),
 		T(test_round_trip),
 		T(test_minimal),
+		T(test_rcpt_states),
 		T(test_fsync_order),
 		T(test_fsync_fails),
 		T(test_store_collision),

@@ -16,6 +16,8 @@
 #include "matchlist.h"
 #include "mem.h"
 #include "mta_conf.h"
+#include "transport.h"
+#include "smtp_client.h"
 
 static const char *const mta_milter_actions[] = {
 	[MILTER_DEFAULT_TEMPFAIL] = "tempfail",
@@ -31,6 +33,15 @@ static const char *const mta_tls_versions[] = { "TLSv1.2", "TLSv1.3", NULL };
 static const char *const mta_bare_newline_names[] = {
 	[MTA_BARE_NEWLINE_REJECT] = "reject",
 	[MTA_BARE_NEWLINE_NORMALIZE] = "normalize",
+	NULL,
+};
+
+static const char *const mta_tls_levels[] = {
+	[SMTP_TLS_NONE] = "none",
+	[SMTP_TLS_MAY] = "may",
+	[SMTP_TLS_ENCRYPT] = "encrypt",
+	[SMTP_TLS_VERIFY] = "verify",
+	[SMTP_TLS_DANE] = "dane",
 	NULL,
 };
 
@@ -189,6 +200,74 @@ const struct conf_setting mta_settings_table[] = {
 	  .help = "at stop or reload, how long sessions may finish" },
 	{ .name = "debug", .type = CONF_BOOL, .def = "no",
 	  .offset = MTA_OFF(debug), .help = "log debug lines" },
+	{ .name = "transport_maps", .type = CONF_STRING, .def = "",
+	  .offset = MTA_OFF(transport_maps),
+	  .help = "table: recipient or domain -> transport (transport(5)); "
+	    "empty = none" },
+	{ .name = "relayhost", .type = CONF_STRING, .def = "",
+	  .offset = MTA_OFF(relayhost),
+	  .help = "next hop for everything transport_maps does not route: "
+	    "[host]:port, host (MX); empty = the recipient's MX" },
+	{ .name = "minimal_backoff_time", .type = CONF_DURATION,
+	  .def = "300s", .offset = MTA_OFF(minimal_backoff_time),
+	  .min = "1s", .help = "shortest wait before a retry" },
+	{ .name = "maximal_backoff_time", .type = CONF_DURATION,
+	  .def = "4000s", .offset = MTA_OFF(maximal_backoff_time),
+	  .min = "1s", .help = "longest wait before a retry" },
+	{ .name = "maximal_queue_lifetime", .type = CONF_DURATION,
+	  .def = "5d", .offset = MTA_OFF(maximal_queue_lifetime),
+	  .min = "0s", .help = "a message undeliverable this long bounces" },
+	{ .name = "queue_run_delay", .type = CONF_DURATION, .def = "300s",
+	  .offset = MTA_OFF(queue_run_delay), .min = "1s",
+	  .help = "how often deferred/ is scanned for messages due" },
+	{ .name = "destination_concurrency_limit", .type = CONF_UINT,
+	  .def = "20", .offset = MTA_OFF(destination_concurrency_limit),
+	  .min = "1", .help = "deliveries at once to one next hop" },
+	{ .name = "delivery_threads", .type = CONF_UINT, .def = "100",
+	  .offset = MTA_OFF(delivery_threads), .min = "1", .max = "1000",
+	  .help = "deliveries at once in all" },
+	{ .name = "smtp_connect_timeout", .type = CONF_DURATION,
+	  .def = "30s", .offset = MTA_OFF(smtp_connect_timeout),
+	  .min = "1ms", .help = "connecting to a server" },
+	{ .name = "smtp_helo_timeout", .type = CONF_DURATION, .def = "300s",
+	  .offset = MTA_OFF(smtp_helo_timeout), .min = "1ms",
+	  .help = "the greeting and the EHLO reply" },
+	{ .name = "smtp_command_timeout", .type = CONF_DURATION,
+	  .def = "300s", .offset = MTA_OFF(smtp_command_timeout),
+	  .min = "1ms", .help = "the replies to MAIL, RCPT..." },
+	{ .name = "smtp_data_timeout", .type = CONF_DURATION, .def = "600s",
+	  .offset = MTA_OFF(smtp_data_timeout), .min = "1ms",
+	  .help = "sending the content and the final reply" },
+	{ .name = "smtp_bind_address", .type = CONF_STRING, .def = "",
+	  .offset = MTA_OFF(smtp_bind_address),
+	  .help = "source address of deliveries; empty = any" },
+	{ .name = "smtp_tls_security_level", .type = CONF_ENUM,
+	  .def = "may", .offset = MTA_OFF(smtp_tls_security_level),
+	  .choices = mta_tls_levels,
+	  .help = "STARTTLS on delivery: none, may, encrypt, verify, dane" },
+	{ .name = "smtp_tls_ca_file", .type = CONF_STRING, .def = "",
+	  .offset = MTA_OFF(smtp_tls_ca_file),
+	  .help = "CA certificates for verify; empty = the system's" },
+	{ .name = "dns_servers", .type = CONF_LIST, .def = "",
+	  .offset = MTA_OFF(dns_servers),
+	  .help = "resolvers as IP[@PORT]; empty = /etc/resolv.conf" },
+	{ .name = "dns_timeout", .type = CONF_DURATION, .def = "5s",
+	  .offset = MTA_OFF(dns_timeout), .min = "1ms",
+	  .help = "time for one DNS query attempt" },
+	{ .name = "dns_attempts", .type = CONF_UINT, .def = "2",
+	  .offset = MTA_OFF(dns_attempts), .min = "1", .max = "10",
+	  .help = "attempts per DNS query" },
+	{ .name = "dns_trust_anchor_file", .type = CONF_STRING, .def = "",
+	  .offset = MTA_OFF(dns_trust_anchor_file),
+	  .help = "DNSSEC trust anchors (for dane); empty = none" },
+	{ .name = "bounce_size_limit", .type = CONF_SIZE, .def = "50000",
+	  .offset = MTA_OFF(bounce_size_limit),
+	  .help = "a bounced message up to this size goes back whole, a "
+	    "larger one only its header" },
+	{ .name = "double_bounce_recipient", .type = CONF_STRING,
+	  .def = "postmaster", .offset = MTA_OFF(double_bounce_recipient),
+	  .help = "gets undeliverable bounces (no @: @myhostname is "
+	    "added)" },
 	{ 0 },
 };
 
@@ -516,6 +595,43 @@ mta_conf_lists(struct mta_conf *conf, const struct conf_file *cf,
 	}
 }
 
+/* mta_conf_table_close - arena cleanup */
+static void
+mta_conf_table_close(void *arg)
+{
+	struct table *t = arg;
+
+	table_close(&t);
+}
+
+/* mta_conf_transport - the transport table and relayhost's syntax */
+static void
+mta_conf_transport(struct mta_conf *conf, const struct conf_file *cf,
+    struct conf_errors *err)
+{
+	struct transport t;
+	const char *why;
+	char *error = NULL;
+
+	if (*conf->set.transport_maps != '\0') {
+		conf->transport_maps = table_open(conf->set.transport_maps,
+		    &error);
+		if (conf->transport_maps == NULL) {
+			mta_conf_error(conf, cf, err, "transport_maps", "%s",
+			    error);
+			free(error);
+		} else {
+			arena_cleanup(conf->arena, mta_conf_table_close,
+			    conf->transport_maps);
+		}
+	}
+	if (*conf->set.relayhost != '\0' &&
+	    !transport_parse(arena_printf(conf->arena, "smtp:%s",
+	    conf->set.relayhost), "relayhost.invalid", conf->arena, &t,
+	    &why))
+		mta_conf_error(conf, cf, err, "relayhost", "%s", why);
+}
+
 /* mta_conf_load - parse, check, build */
 struct mta_conf *
 mta_conf_load(const char *path, struct conf_errors *err)
@@ -548,6 +664,7 @@ mta_conf_load(const char *path, struct conf_errors *err)
 	mta_conf_lists(conf, cf, err);
 	mta_conf_tls(conf, cf, err);
 	mta_conf_auth(conf, cf, err);
+	mta_conf_transport(conf, cf, err);
 	if (err->count != errors)
 		goto fail;
 	conf_file_free(&cf);

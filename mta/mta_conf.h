@@ -24,6 +24,7 @@
 #include "conf.h"
 #include "milter_client.h"
 #include "relay_guard.h"
+#include "table.h"
 #include "tls.h"
 
 enum mta_bare_newline {
@@ -77,6 +78,28 @@ struct mta_settings {
 	uint64_t spool_memory;
 	double stop_timeout;
 	bool debug;
+	/* delivery (qmgr) */
+	char *transport_maps;
+	char *relayhost;
+	double minimal_backoff_time;
+	double maximal_backoff_time;
+	double maximal_queue_lifetime;
+	double queue_run_delay;
+	unsigned long destination_concurrency_limit;
+	unsigned long delivery_threads;
+	double smtp_connect_timeout;
+	double smtp_helo_timeout;
+	double smtp_command_timeout;
+	double smtp_data_timeout;
+	char *smtp_bind_address;
+	int smtp_tls_security_level;	/* enum smtp_tls_level */
+	char *smtp_tls_ca_file;
+	struct conf_list dns_servers;
+	double dns_timeout;
+	unsigned long dns_attempts;
+	char *dns_trust_anchor_file;
+	uint64_t bounce_size_limit;
+	char *double_bounce_recipient;
 };
 
 enum mta_service {
@@ -106,6 +129,7 @@ struct mta_conf {
 	struct relay_guard guard;
 	struct tls_server *tls;		/* NULL: no TLS configured */
 	struct auth_db *auth;		/* NULL: no AUTH */
+	struct table *transport_maps;	/* NULL: none */
 };
 
 extern const struct conf_setting mta_settings_table[];

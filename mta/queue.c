@@ -1478,3 +1478,60 @@ fail:
 	errno = err;
 	return -1;
 }
+
+/* queue_due - the ids in one queue whose files are not newer than
+ * until (0: all), with their modification time */
+int
+queue_due(struct queue *q, enum queue_name qn, time_t until,
+    bool (*fn)(const char *id, time_t mtime, void *ctx), void *ctx)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int n = 0;
+
+	queue_path(q, qn, NULL, dir);
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (!queue_id_valid(de->d_name))
+			continue;
+		queue_path(q, qn, de->d_name, path);
+		if (stat(path, &st) != 0)
+			continue;	/* moved meanwhile */
+		if (until != 0 && st.st_mtime > until)
+			continue;
+		n++;
+		if (!fn(de->d_name, st.st_mtime, ctx))
+			break;
+	}
+	closedir(d);
+	return n;
+}
+
+/* queue_set_time - the file's modification time (the deferred queue's
+ * next attempt) */
+int
+queue_set_time(struct queue *q, const char *id, enum queue_name qn,
+    time_t when)
+{
+	char path[PATH_MAX];
+	struct timespec ts[2] = {
+		{ .tv_nsec = UTIME_OMIT },
+		{ .tv_sec = when },
+	};
+
+	queue_path(q, qn, id, path);
+	if (utimensat(AT_FDCWD, path, ts, 0) != 0)
+		return errno == ENOENT ? 0 : -1;
+	return 1;
+}
+
+/* queue_dir_path - the directory of one queue (for inotify) */
+const char *
+queue_dir_path(struct queue *q, enum queue_name qn, char buf[PATH_MAX])
+{
+	queue_path(q, qn, NULL, buf);
+	return buf;
+}

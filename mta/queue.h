@@ -49,7 +49,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "arena.h"
 #include "message.h"
@@ -162,6 +164,22 @@ void queue_id_new(struct queue *q, char id_r[QUEUE_ID_LEN + 1]);
  */
 int queue_set_rcpt_states(struct queue *q, const struct queue_entry *e,
     const size_t *idx, size_t n, char state);
+
+/*
+ * queue_due - call fn with each id in queue qn whose file's modification
+ * time is not after until (0: every file), in no particular order; stops
+ * when fn returns false. The count, or -1 (errno) when the directory
+ * cannot be read.
+ */
+int queue_due(struct queue *q, enum queue_name qn, time_t until,
+    bool (*fn)(const char *id, time_t mtime, void *ctx), void *ctx);
+/* queue_set_time - set id's modification time (deferred/: the next
+ * attempt): 1, 0 gone, -1 error */
+int queue_set_time(struct queue *q, const char *id, enum queue_name qn,
+    time_t when);
+/* queue_dir_path - the directory of queue qn, into buf */
+const char *queue_dir_path(struct queue *q, enum queue_name qn,
+    char buf[PATH_MAX]);
 
 /* queue_id_valid - text is a well-formed queue id */
 bool queue_id_valid(const char *text);

@@ -113,6 +113,8 @@ static int queue_tool_show(struct queue_tool *, int, char **);
 static int queue_tool_hold(struct queue_tool *, int, char **);
 static int queue_tool_release(struct queue_tool *, int, char **);
 static int queue_tool_delete(struct queue_tool *, int, char **);
+static int queue_tool_flush(struct queue_tool *, int, char **);
+static int queue_tool_requeue(struct queue_tool *, int, char **);
 
 static const struct queue_tool_cmd queue_tool_cmds[] = {
 	{
@@ -134,6 +136,14 @@ static const struct queue_tool_cmd queue_tool_cmds[] = {
 	{
 		.name = "delete", .min_args = 1, .max_args = -1,
 		.run = queue_tool_delete, .usage = "ID...",
+	},
+	{
+		.name = "flush", .min_args = 0, .max_args = 0,
+		.run = queue_tool_flush, .usage = "",
+	},
+	{
+		.name = "requeue", .min_args = 1, .max_args = -1,
+		.run = queue_tool_requeue, .usage = "ID...",
 	},
 	{ 0 },
 };
@@ -700,6 +710,57 @@ queue_tool_holdable(enum queue_name q)
 {
 	return q == QUEUE_INCOMING || q == QUEUE_ACTIVE ||
 	    q == QUEUE_DEFERRED || q == QUEUE_HOLD;
+}
+
+/* queue_tool_deferred - requeue takes deferred mail */
+static bool
+queue_tool_deferred(enum queue_name q)
+{
+	return q == QUEUE_DEFERRED;
+}
+
+/* queue_tool_flush_one - queue_due callback: deferred to incoming/,
+ * where the queue manager takes it at once */
+static bool
+queue_tool_flush_one(const char *id, time_t mtime, void *ctx)
+{
+	struct queue_tool *qt = ctx;
+
+	(void)mtime;
+	if (queue_move(qt->q, id, QUEUE_DEFERRED, QUEUE_INCOMING) < 0)
+		fprintf(stderr, "posternctl queue: %s: %s\n", id,
+		    strerror(errno));
+	return true;
+}
+
+/* queue_tool_flush - "flush": every deferred message is tried now */
+static int
+queue_tool_flush(struct queue_tool *qt, int argc, char **argv)
+{
+	int n;
+
+	(void)argc;
+	(void)argv;
+	n = queue_due(qt->q, QUEUE_DEFERRED, 0, queue_tool_flush_one, qt);
+	if (n < 0) {
+		fprintf(stderr, "posternctl queue: deferred/: %s\n",
+		    strerror(errno));
+		return QUEUE_TOOL_ERROR;
+	}
+	printf("%d message%s flushed\n", n, n == 1 ? "" : "s");
+	return QUEUE_TOOL_OK;
+}
+
+/* queue_tool_requeue - "requeue ID...": deferred mail tried now */
+static int
+queue_tool_requeue(struct queue_tool *qt, int argc, char **argv)
+{
+	int i, rc = QUEUE_TOOL_OK;
+
+	for (i = 0; i < argc; i++)
+		rc = queue_tool_worse(rc, queue_tool_move_one(qt, argv[i],
+		    queue_tool_deferred, QUEUE_INCOMING));
+	return rc;
 }
 
 /* queue_tool_held - release takes held mail only */

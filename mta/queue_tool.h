@@ -20,6 +20,10 @@
  *	hold ID...	move to hold/ (from incoming, active, deferred)
  *	release ID...	move from hold/ to incoming/
  *	delete ID...	remove wherever it is
+ *	flush		every deferred message to incoming/ (the queue
+ *			manager tries it at once); prints "N messages
+ *			flushed"
+ *	requeue ID...	the same for deferred messages by id
  *
  * Exit status: 0 done, 1 a named message missing (named on stderr), 2
  * bad usage or an I/O error. argv[0] is "queue".

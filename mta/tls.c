@@ -1,7 +1,8 @@
 /*
  * tls.c - TLS for the mta's SMTP sessions: the OpenSSL 3 adapter
  *
- * Server side only. OpenSSL's error queue is per thread: every call
+ * Both sides: the server on the mta's non-blocking sockets, the client
+ * (delivery) on blocking ones. OpenSSL's error queue is per thread: every call
  * into the library starts with an empty queue (SSL_get_error needs
  * that) and leaves it empty, so a failure on one connection never shows
  * up as the reason of the next.
@@ -16,12 +17,21 @@
  * EOF without close_notify counts as a close (SSL_OP_IGNORE_UNEXPECTED_EOF):
  * SMTP has its own end (QUIT), so a truncation attack gains nothing, and
  * many clients simply close.
+ *
+ * The client's handshake runs with the socket switched to non-blocking
+ * and poll() counting down to the deadline (a blocking SSL_connect could
+ * wait forever on a server that accepts and never answers); the
+ * socket's flags are put back before tls_client_conn returns. The
+ * client has no info callback: a server asking to renegotiate gets
+ * OpenSSL's no_renegotiation warning and the session goes on, which is
+ * harmless as it changes nothing the client relies on.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +62,14 @@
 /* RFC 5280's upper bound for a CN */
 #define TLS_CN_MAX 64
 
+/* RFC 7218's names of the TLSA usages SMTP can use (RFC 7672) */
+#define TLS_USAGE_DANE_TA 2
+#define TLS_USAGE_DANE_EE 3
+
+struct tls_client {
+	SSL_CTX *ctx;		/* each SSL holds its own reference */
+};
+
 struct tls_server {
 	SSL_CTX *ctx;		/* each SSL holds its own reference */
 };
@@ -62,7 +80,9 @@ struct tls_conn {
 	bool renegotiation;	/* the client asked for one: refuse */
 	bool failed;		/* fatal: no more calls into OpenSSL */
 	bool shutdown_sent;
+	bool client;		/* delivery: the peer is a server */
 	char error[256];	/* tls_error() */
+	char peer[TLS_CN_MAX * 4 + 32];	/* tls_peer_info(); "" server side */
 };
 
 static const struct tls_version_name {
@@ -405,7 +425,8 @@ tls_result(struct tls_conn *c, int ret, int saved_errno, int closed)
 	case SSL_ERROR_ZERO_RETURN:
 		ERR_clear_error();
 		if (closed == TLS_ERROR)
-			tls_error_text(c, "connection closed by the client");
+			tls_error_text(c, "connection closed by the %s",
+			    c->client ? "server" : "client");
 		return closed;
 	case SSL_ERROR_SYSCALL:
 		c->failed = true;
@@ -416,7 +437,7 @@ tls_result(struct tls_conn *c, int ret, int saved_errno, int closed)
 		if (saved_errno == 0) {
 			if (closed == TLS_ERROR)
 				tls_error_text(c, "connection closed by the "
-				    "client");
+				    "%s", c->client ? "server" : "client");
 			return closed;
 		}
 		/* sessions may run in several threads: not strerror */
@@ -787,4 +808,251 @@ out:
 	EVP_PKEY_free(pkey);
 	ERR_clear_error();
 	return ok;
+}
+
+/* tls_client_new - see tls.h */
+struct tls_client *
+tls_client_new(const char *ca_file, char **why_r)
+{
+	struct tls_client *cl;
+	struct tls_queue q;
+	SSL_CTX *ctx;
+	FILE *fp;
+
+	*why_r = NULL;
+	if (ca_file != NULL) {
+		if ((fp = tls_open(ca_file, "CA", why_r)) == NULL)
+			return NULL;
+		(void)fclose(fp);
+	}
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		log_panic("SSL_CTX_new: %s", tls_reason(&q));
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_dane_enable(ctx) <= 0)
+		log_panic("tls_client_new: %s", tls_reason(&q));
+	/* RFC 7672 section 3.1.1: DANE-EE(3) pins the key; the names in
+	 * the certificate do not matter */
+	(void)SSL_CTX_dane_set_flags(ctx, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	if (ca_file != NULL) {
+		if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+			tls_why(why_r, "%s: bad CA file: %s", ca_file,
+			    tls_reason(&q));
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		tls_why(why_r, "cannot load the system's CA store: %s",
+		    tls_reason(&q));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	ERR_clear_error();
+	cl = xcalloc(1, sizeof(*cl));
+	cl->ctx = ctx;
+	return cl;
+}
+
+/* tls_client_free - sets *c NULL; NULL ok */
+void
+tls_client_free(struct tls_client **clp)
+{
+	struct tls_client *cl;
+
+	if (clp == NULL || (cl = *clp) == NULL)
+		return;
+	SSL_CTX_free(cl->ctx);
+	free(cl);
+	*clp = NULL;
+}
+
+/* tls_now - CLOCK_MONOTONIC in seconds, the deadline's clock */
+static double
+tls_now(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* tls_client_names - the reference identifiers; with DANE the first
+ * one is the TLSA base domain (it becomes the SNI when none is set) */
+static bool
+tls_client_names(struct tls_conn *c, enum tls_verify verify,
+    const char *const *names, size_t n_names, char **why_r)
+{
+	struct tls_queue q;
+	size_t i;
+
+	/* RFC 6125 section 6.4.3: a wildcard is the whole first label */
+	SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (verify == TLS_VERIFY_DANE) {
+		if (SSL_dane_enable(c->ssl, n_names > 0 ? names[0] : NULL) <=
+		    0)
+			return tls_why(why_r, "TLSA base domain \"%s\": %s",
+			    n_names > 0 ? names[0] : "", tls_reason(&q));
+	} else if (SSL_set1_host(c->ssl, names[0]) != 1)
+		return tls_why(why_r, "name \"%s\": %s", names[0],
+		    tls_reason(&q));
+	for (i = 1; i < n_names; i++)
+		if (SSL_add1_host(c->ssl, names[i]) != 1)
+			return tls_why(why_r, "name \"%s\": %s", names[i],
+			    tls_reason(&q));
+	return true;
+}
+
+/* tls_client_tlsa - give OpenSSL the usable records; RFC 7672 section
+ * 3.1.3: PKIX-TA(0) and PKIX-EE(1) are not for SMTP, and a malformed
+ * record or an unknown matching type is unusable, not an error */
+static bool
+tls_client_tlsa(struct tls_conn *c, const struct tls_tlsa *tlsa,
+    size_t n_tlsa, char **why_r)
+{
+	size_t i, usable = 0;
+
+	for (i = 0; i < n_tlsa; i++) {
+		if (tlsa[i].usage != TLS_USAGE_DANE_TA &&
+		    tlsa[i].usage != TLS_USAGE_DANE_EE)
+			continue;
+		if (SSL_dane_tlsa_add(c->ssl, tlsa[i].usage, tlsa[i].selector,
+		    tlsa[i].mtype, tlsa[i].data, tlsa[i].len) > 0)
+			usable++;
+		ERR_clear_error();
+	}
+	if (usable == 0)
+		return tls_why(why_r, "no usable TLSA record");
+	return true;
+}
+
+/* tls_client_handshake - drive the handshake on the non-blocking fd
+ * until done or the deadline */
+static bool
+tls_client_handshake(struct tls_conn *c, int fd, enum tls_verify verify,
+    double deadline, char **why_r)
+{
+	struct pollfd p = { .fd = fd };
+	double left;
+	long verr;
+	int rc, n;
+
+	while ((rc = tls_handshake(c)) != 1) {
+		if (rc == TLS_CLOSED)
+			return tls_why(why_r, "connection closed by the "
+			    "server during the handshake");
+		if (rc == TLS_ERROR) {
+			verr = SSL_get_verify_result(c->ssl);
+			if (verify != TLS_VERIFY_NONE && verr != X509_V_OK)
+				return tls_why(why_r, "certificate verify "
+				    "failed: %s",
+				    X509_verify_cert_error_string(verr));
+			return tls_why(why_r, "%s", c->error);
+		}
+		p.events = rc == TLS_WANT_READ ? POLLIN : POLLOUT;
+		do {
+			if ((left = deadline - tls_now()) <= 0)
+				return tls_why(why_r, "handshake timed out");
+			/* + 1: never wake up just short of the deadline */
+			n = poll(&p, 1, left > INT_MAX / 1000 - 1 ? INT_MAX :
+			    (int)(left * 1000) + 1);
+		} while (n == 0 || (n < 0 && errno == EINTR));
+		if (n < 0)
+			return tls_why(why_r, "poll: %s", strerror(errno));
+	}
+	return true;
+}
+
+/* tls_client_peer - "CN=..., how" for tls_peer_info; bytes outside
+ * printable ASCII become '?' (the text goes into log lines) */
+static void
+tls_client_peer(struct tls_conn *c, const char *how)
+{
+	X509 *x = SSL_get0_peer_certificate(c->ssl);
+	char cn[TLS_CN_MAX * 4 + 1], *p;
+
+	if (x == NULL || X509_NAME_get_text_by_NID(X509_get_subject_name(x),
+	    NID_commonName, cn, sizeof(cn)) < 0)
+		snprintf(cn, sizeof(cn), "(none)");
+	for (p = cn; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+	snprintf(c->peer, sizeof(c->peer), "CN=%s, %s", cn, how);
+	ERR_clear_error();
+}
+
+/* tls_client_conn - see tls.h */
+struct tls_conn *
+tls_client_conn(struct tls_client *cl, int fd, const char *sni,
+    enum tls_verify verify, const char *const *names, size_t n_names,
+    const struct tls_tlsa *tlsa, size_t n_tlsa, double deadline,
+    char **why_r)
+{
+	struct tls_queue q;
+	struct tls_conn *c;
+	bool ok = false;
+	int flags;
+
+	*why_r = NULL;
+	if (cl == NULL || fd < 0)
+		log_panic("tls_client_conn: no client or no socket");
+	/* without a name any valid certificate would pass */
+	if (verify == TLS_VERIFY_NAME && n_names == 0)
+		log_panic("tls_client_conn: name check without names");
+	if ((flags = fcntl(fd, F_GETFL)) < 0) {
+		tls_why(why_r, "fcntl: %s", strerror(errno));
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->client = true;
+	ERR_clear_error();
+	if ((c->ssl = SSL_new(cl->ctx)) == NULL ||
+	    SSL_set_fd(c->ssl, fd) != 1)
+		log_panic("tls_client_conn: %s", tls_reason(&q));
+	SSL_set_app_data(c->ssl, c);
+	SSL_set_connect_state(c->ssl);
+	if (sni != NULL && SSL_set_tlsext_host_name(c->ssl, sni) != 1)
+		tls_why(why_r, "SNI \"%s\": %s", sni, tls_reason(&q));
+	else if (verify == TLS_VERIFY_NONE)
+		SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+	else if (tls_client_names(c, verify, names, n_names, why_r) &&
+	    (verify != TLS_VERIFY_DANE ||
+	    tls_client_tlsa(c, tlsa, n_tlsa, why_r)))
+		SSL_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
+	if (*why_r == NULL) {
+		if ((flags & O_NONBLOCK) == 0 &&
+		    fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+			tls_why(why_r, "fcntl: %s", strerror(errno));
+		else {
+			ok = tls_client_handshake(c, fd, verify, deadline,
+			    why_r);
+			if (fcntl(fd, F_SETFL, flags) != 0 && ok)
+				ok = tls_why(why_r, "fcntl: %s",
+				    strerror(errno));
+		}
+	}
+	/* belt and braces: the handshake cannot end well otherwise */
+	if (ok && verify == TLS_VERIFY_DANE &&
+	    SSL_get0_dane_authority(c->ssl, NULL, NULL) < 0)
+		ok = tls_why(why_r, "certificate verify failed: no TLSA "
+		    "record matched");
+	ERR_clear_error();
+	if (!ok) {
+		tls_conn_free(&c);
+		return NULL;
+	}
+	tls_client_peer(c, verify == TLS_VERIFY_DANE ? "dane" :
+	    verify == TLS_VERIFY_NAME ? "verified" : "unverified");
+	return c;
+}
+
+/* tls_peer_info - "CN=..., verified|dane|unverified"; "" on the
+ * server side, which asks for no client certificate */
+const char *
+tls_peer_info(const struct tls_conn *c)
+{
+	return c->peer;
 }

@@ -35,6 +35,7 @@
 #include "matchlist.h"
 #include "milter_client.h"
 #include "mta_conf.h"
+#include "smtp_client.h"
 #include "table.h"
 #include "testutil.h"
 
@@ -249,6 +250,27 @@ static const char defaults_dump[] =
     "spool_memory = 1M\n"
     "stop_timeout = 1m\n"
     "debug = no\n"
+    "transport_maps =\n"
+    "relayhost =\n"
+    "minimal_backoff_time = 5m\n"
+    "maximal_backoff_time = 4000s\n"
+    "maximal_queue_lifetime = 5d\n"
+    "queue_run_delay = 5m\n"
+    "destination_concurrency_limit = 20\n"
+    "delivery_threads = 100\n"
+    "smtp_connect_timeout = 30s\n"
+    "smtp_helo_timeout = 5m\n"
+    "smtp_command_timeout = 5m\n"
+    "smtp_data_timeout = 10m\n"
+    "smtp_bind_address =\n"
+    "smtp_tls_security_level = may\n"
+    "smtp_tls_ca_file =\n"
+    "dns_servers =\n"
+    "dns_timeout = 5s\n"
+    "dns_attempts = 2\n"
+    "dns_trust_anchor_file =\n"
+    "bounce_size_limit = 50000\n"
+    "double_bounce_recipient = postmaster\n"
     "# listener: smtp 0.0.0.0:25\n"
     "# listener: smtp [::]:25\n";
 
@@ -317,6 +339,17 @@ test_defaults(void **state)
 	assert_int_equal(s->spool_memory, 1024 * 1024);
 	assert_true(s->stop_timeout == 60);
 	assert_false(s->debug);
+	assert_string_equal(s->transport_maps, "");
+	assert_string_equal(s->relayhost, "");
+	assert_true(s->minimal_backoff_time == 300);
+	assert_true(s->maximal_backoff_time == 4000);
+	assert_true(s->maximal_queue_lifetime == 5 * 86400);
+	assert_true(s->queue_run_delay == 300);
+	assert_int_equal(s->destination_concurrency_limit, 20);
+	assert_int_equal(s->delivery_threads, 100);
+	assert_int_equal(s->smtp_tls_security_level, SMTP_TLS_MAY);
+	assert_int_equal(s->bounce_size_limit, 50000);
+	assert_string_equal(s->double_bounce_recipient, "postmaster");
 	/* what is built from them */
 	assert_int_equal(conf->n_listeners, 2);
 	assert_int_equal(conf->listeners[0].service, MTA_SERVICE_SMTP);
@@ -368,7 +401,7 @@ test_defaults_table(void **state)
 		assert_non_null(strstr(defaults_dump, arena_printf(f->a,
 		    "\n%s =", s->name)));
 	}
-	assert_int_equal(n, 44);
+	assert_int_equal(n, 65);
 	conf = load_ok(f, "# nothing\n");
 	none = load_path(f, NULL);
 	a = dump(f, conf);

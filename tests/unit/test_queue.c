@@ -1834,6 +1834,46 @@ test_tool_delete(void **state)
 	assert_int_equal(queue_find(f->q, ID3, &qn), 1);
 }
 
+/* test_tool_flush - flush and requeue move deferred mail to incoming/ */
+static void
+test_tool_flush(void **state)
+{
+	struct fix *f = *state;
+	struct message *m = message_new(f->a, f->tmp, 1024);
+	enum queue_name qn;
+	char *out, *err, id[QUEUE_ID_LEN + 1], id2[QUEUE_ID_LEN + 1];
+
+	queue_id_new(f->q, id);
+	assert_true(queue_store(f->q, m, NULL, QUEUE_INCOMING, id));
+	queue_id_new(f->q, id2);
+	assert_true(queue_store(f->q, m, NULL, QUEUE_INCOMING, id2));
+	assert_int_equal(queue_move(f->q, id, QUEUE_INCOMING,
+	    QUEUE_DEFERRED), 1);
+	assert_int_equal(queue_move(f->q, id2, QUEUE_INCOMING,
+	    QUEUE_DEFERRED), 1);
+	assert_int_equal(run_tool(f, &out, &err, "-d", f->qdir, "flush",
+	    NULL), 0);
+	assert_string_equal(out, "2 messages flushed\n");
+	assert_int_equal(queue_find(f->q, id, &qn), 1);
+	assert_int_equal(qn, QUEUE_INCOMING);
+	assert_int_equal(queue_find(f->q, id2, &qn), 1);
+	assert_int_equal(qn, QUEUE_INCOMING);
+	assert_int_equal(run_tool(f, &out, &err, "-d", f->qdir, "flush",
+	    NULL), 0);
+	assert_string_equal(out, "0 messages flushed\n");
+	assert_int_equal(queue_move(f->q, id, QUEUE_INCOMING,
+	    QUEUE_DEFERRED), 1);
+	assert_int_equal(run_tool(f, &out, &err, "-d", f->qdir, "requeue",
+	    id, NULL), 0);
+	assert_int_equal(queue_find(f->q, id, &qn), 1);
+	assert_int_equal(qn, QUEUE_INCOMING);
+	/* only deferred mail is requeued */
+	assert_int_equal(run_tool(f, &out, &err, "-d", f->qdir, "requeue",
+	    id2, NULL), 1);
+	assert_int_equal(queue_find(f->q, id2, &qn), 1);
+	assert_int_equal(qn, QUEUE_INCOMING);
+}
+
 /* test_tool_usage - bad usage and a queue that is not there: 2, and
  * nothing created */
 static void
@@ -1846,10 +1886,10 @@ test_tool_usage(void **state)
 
 	assert_int_equal(run_tool(f, &out, &err, NULL), 2);
 	assert_non_null(strstr(err, "usage:"));
-	assert_int_equal(run_tool(f, &out, &err, "-d", f->qdir, "flush",
+	assert_int_equal(run_tool(f, &out, &err, "-d", f->qdir, "frob",
 	    NULL), 2);
 	assert_int_equal(strncmp(err, "posternctl queue: unknown command "
-	    "'flush'\n", 41), 0);
+	    "'frob'\n", 40), 0);
 	assert_int_equal(run_tool(f, &out, &err, "-d", f->qdir, "list",
 	    "--yaml", NULL), 2);
 	assert_int_equal(run_tool(f, &out, &err, "-d", f->qdir, "list",
@@ -1919,6 +1959,7 @@ main(void)
 		T(test_tool_show_big),
 		T(test_tool_hold_release),
 		T(test_tool_delete),
+		T(test_tool_flush),
 		T(test_tool_usage),
 		T(test_enospc),
 	};

@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -964,6 +965,659 @@ test_self_signed_errors(void **state)
 	assert_int_equal(access(c2, F_OK), -1);
 }
 
+/*
+ * The client side: tls_client_conn in a thread on the fixture's client
+ * end (blocking), tls.c's server in the test's thread as above. Those
+ * that need a CA make one, and a leaf for LEAF signed by it, with
+ * OpenSSL in the fixture's directory.
+ */
+
+#define LEAF "mx.test.example"
+
+/* what a client thread is to do, and what happened */
+struct cconn {
+	struct tls_client *cl;
+	int fd;
+	const char *sni;
+	enum tls_verify verify;
+	const char *const *names;
+	size_t n_names;
+	const struct tls_tlsa *tlsa;
+	size_t n_tlsa;
+	bool big;		/* exchange UP_SIZE / DOWN_SIZE, not ping */
+	/* results */
+	struct tls_conn *conn;	/* the test frees it */
+	char *why;
+	bool ok;
+	ssize_t last_read;	/* after the client's close_notify */
+	char error[256];
+};
+
+/* a CA and a leaf certificate for LEAF signed by it */
+struct pki {
+	X509 *ca, *leaf;
+	char *ca_file;		/* the CA certificate */
+	char *chain_file;	/* leaf, then the CA */
+	char *key_file;		/* the leaf's key */
+};
+
+/* new_cert - a certificate for cn and key, issued by issuer (NULL:
+ * self-signed) */
+static X509 *
+new_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey,
+    bool ca)
+{
+	static long serial = 1;
+	const char *const *e;
+	static const char *const ca_exts[] = {
+		"basicConstraints", "critical,CA:TRUE",
+		"keyUsage", "critical,keyCertSign,cRLSign",
+		"subjectKeyIdentifier", "hash",
+		NULL,
+	};
+	char san[128];
+	const char *leaf_exts[] = {
+		"basicConstraints", "critical,CA:FALSE",
+		"keyUsage", "critical,digitalSignature",
+		"extendedKeyUsage", "serverAuth",
+		"subjectAltName", san,
+		NULL,
+	};
+	X509_EXTENSION *ext;
+	X509V3_CTX v3;
+	X509 *x = X509_new();
+
+	assert_non_null(x);
+	snprintf(san, sizeof(san), "DNS:%s", cn);
+	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x),
+	    serial++), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+	assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(x),
+	    "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0), 1);
+	assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(
+	    issuer != NULL ? issuer : x)), 1);
+	assert_int_equal(X509_set_pubkey(x, key), 1);
+	X509V3_set_ctx(&v3, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
+	for (e = ca ? ca_exts : leaf_exts; *e != NULL; e += 2) {
+		ext = X509V3_EXT_conf(NULL, &v3, e[0], e[1]);
+		assert_non_null(ext);
+		assert_int_equal(X509_add_ext(x, ext, -1), 1);
+		X509_EXTENSION_free(ext);
+	}
+	assert_true(X509_sign(x, ikey != NULL ? ikey : key, EVP_sha256()) >
+	    0);
+	return x;
+}
+
+/* put_pem - the certificates a and b (NULL: none) or the key k */
+static void
+put_pem(const char *path, X509 *a, X509 *b, EVP_PKEY *k)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	if (a != NULL)
+		assert_int_equal(PEM_write_X509(fp, a), 1);
+	if (b != NULL)
+		assert_int_equal(PEM_write_X509(fp, b), 1);
+	if (k != NULL)
+		assert_int_equal(PEM_write_PrivateKey(fp, k, NULL, NULL, 0,
+		    NULL, NULL), 1);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* make_pki - a CA and a leaf for LEAF in the fixture's directory */
+static void
+make_pki(struct fixture *f, struct pki *p)
+{
+	EVP_PKEY *ca_key = EVP_EC_gen("P-256"), *key = EVP_EC_gen("P-256");
+
+	assert_non_null(ca_key);
+	assert_non_null(key);
+	p->ca = new_cert("Postern Test CA", ca_key, NULL, NULL, true);
+	p->leaf = new_cert(LEAF, key, p->ca, ca_key, false);
+	p->ca_file = arena_printf(f->arena, "%s/ca.pem", f->dir);
+	p->chain_file = arena_printf(f->arena, "%s/chain.pem", f->dir);
+	p->key_file = arena_printf(f->arena, "%s/leafkey.pem", f->dir);
+	put_pem(p->ca_file, p->ca, NULL, NULL);
+	put_pem(p->chain_file, p->leaf, p->ca, NULL);
+	put_pem(p->key_file, NULL, NULL, key);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(key);
+}
+
+/* free_pki - the certificates */
+static void
+free_pki(struct pki *p)
+{
+	X509_free(p->ca);
+	X509_free(p->leaf);
+}
+
+/* spki_sha256 - a TLSA 1 1 digest: SHA-256 of the SubjectPublicKeyInfo */
+static void
+spki_sha256(X509 *x, unsigned char out[32])
+{
+	unsigned char *der = NULL;
+	unsigned int n = 0;
+	int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+
+	assert_true(len > 0);
+	assert_int_equal(EVP_Digest(der, (size_t)len, out, &n, EVP_sha256(),
+	    NULL), 1);
+	assert_int_equal(n, 32);
+	OPENSSL_free(der);
+}
+
+/* new_pair - a fresh socketpair for one more connection in a test */
+static void
+new_pair(struct fixture *f)
+{
+	assert_int_equal(close(f->sv[0]), 0);
+	assert_int_equal(close(f->sv[1]), 0);
+	f->sv[0] = f->sv[1] = -1;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    f->sv), 0);
+	assert_int_equal(fcntl(f->sv[0], F_SETFL, O_NONBLOCK), 0);
+}
+
+/* mono - CLOCK_MONOTONIC seconds, as tls_client_conn's deadline */
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* cc_fail - note what went wrong in the client thread */
+static void
+cc_fail(struct cconn *cc, const char *what, ssize_t n)
+{
+	snprintf(cc->error, sizeof(cc->error), "%s: %zd (%s)", what, n,
+	    tls_error(cc->conn));
+}
+
+/* cc_write_all - blocking tls_write of everything */
+static bool
+cc_write_all(struct cconn *cc, const unsigned char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = tls_write(cc->conn, p, len)) <= 0) {
+			cc_fail(cc, "tls_write", n);
+			return false;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* cc_read_all - blocking tls_read of exactly len bytes */
+static bool
+cc_read_all(struct cconn *cc, unsigned char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = tls_read(cc->conn, p, len)) <= 0) {
+			cc_fail(cc, "tls_read", n);
+			return false;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* cc_main - the handshake, then ping / pong or the big exchange */
+static void *
+cc_main(void *arg)
+{
+	struct cconn *cc = arg;
+	struct timeval tv = { .tv_sec = TIMEOUT_MS / 1000 };
+	unsigned char buf[4], *up, *want, *down;
+
+	cc->conn = tls_client_conn(cc->cl, cc->fd, cc->sni, cc->verify,
+	    cc->names, cc->n_names, cc->tlsa, cc->n_tlsa,
+	    mono() + TIMEOUT_MS / 1000, &cc->why);
+	if (cc->conn == NULL)
+		return NULL;
+	(void)setsockopt(cc->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(cc->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (!cc->big) {
+		cc->ok = cc_write_all(cc, (const unsigned char *)"ping", 4) &&
+		    cc_read_all(cc, buf, 4) && memcmp(buf, "pong", 4) == 0;
+		return NULL;
+	}
+	up = fill(UP_SIZE, 3);
+	want = fill(DOWN_SIZE, 4);
+	down = malloc(DOWN_SIZE);
+	cc->ok = down != NULL && cc_write_all(cc, up, UP_SIZE) &&
+	    cc_read_all(cc, down, DOWN_SIZE) &&
+	    memcmp(down, want, DOWN_SIZE) == 0;
+	if (cc->ok) {
+		tls_shutdown(cc->conn);
+		/* the server's close_notify answers ours */
+		cc->last_read = tls_read(cc->conn, buf, sizeof(buf));
+	}
+	free(up);
+	free(want);
+	free(down);
+	return NULL;
+}
+
+/* cc_run - serve cert / key to cc on the fixture's socketpair; the
+ * server handshake's result */
+static int
+cc_run(struct fixture *f, const char *cert, const char *key,
+    struct cconn *cc)
+{
+	struct tls_server *s;
+	struct tls_conn *c;
+	char *why = NULL;
+	pthread_t t;
+	int rc;
+
+	s = tls_server_new(cert, key, "TLSv1.2", "", &why);
+	if (s == NULL)
+		fail_msg("tls_server_new: %s", why);
+	c = tls_conn_new(s, f->sv[0]);
+	cc->fd = f->sv[1];
+	assert_int_equal(pthread_create(&t, NULL, cc_main, cc), 0);
+	if ((rc = server_handshake(c, f->sv[0])) == 1 && !cc->big)
+		server_ping_pong(c, f->sv[0]);
+	(void)shutdown(f->sv[0], SHUT_RDWR);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	tls_conn_free(&c);
+	tls_server_free(&s);
+	return rc;
+}
+
+/* cc_ok - the connection worked, and the peer is as want says */
+static void
+cc_ok(struct cconn *cc, int server_rc, const char *want_peer)
+{
+	if (cc->conn == NULL)
+		fail_msg("tls_client_conn: %s", cc->why);
+	assert_null(cc->why);
+	assert_int_equal(server_rc, 1);
+	if (!cc->ok)
+		fail_msg("client: %s", cc->error);
+	assert_string_equal(tls_peer_info(cc->conn), want_peer);
+	tls_conn_free(&cc->conn);
+	assert_null(cc->conn);
+}
+
+/* cc_fails - no connection, for exactly want */
+static void
+cc_fails(struct cconn *cc, int server_rc, const char *want)
+{
+	if (cc->conn != NULL)
+		fail_msg("tls_client_conn succeeded (%s), wanted: %s",
+		    tls_peer_info(cc->conn), want);
+	assert_non_null(cc->why);
+	assert_string_equal(cc->why, want);
+	assert_int_not_equal(server_rc, 1);
+	free(cc->why);
+	cc->why = NULL;
+	assert_int_equal(ERR_peek_error(), 0);
+}
+
+/* new_client - tls_client_new that must work */
+static struct tls_client *
+new_client(const char *ca_file)
+{
+	char *why = NULL;
+	struct tls_client *cl = tls_client_new(ca_file, &why);
+
+	if (cl == NULL)
+		fail_msg("tls_client_new: %s", why);
+	assert_null(why);
+	return cl;
+}
+
+/* test_client_none - encrypt only: a self-signed server is fine, with
+ * the system's store and no names */
+static void
+test_client_none(void **state)
+{
+	struct fixture *f = *state;
+	struct cconn cc = {
+		.cl = new_client(NULL),
+		.sni = HOST,
+		.verify = TLS_VERIFY_NONE,
+	};
+
+	cc_ok(&cc, cc_run(f, f->cert, f->key, &cc),
+	    "CN=" HOST ", unverified");
+	tls_client_free(&cc.cl);
+	assert_null(cc.cl);
+	tls_client_free(&cc.cl);
+}
+
+/* test_client_name_self_signed - the name is right, the chain is not */
+static void
+test_client_name_self_signed(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = { HOST };
+	struct cconn cc = {
+		.cl = new_client(NULL),
+		.sni = HOST,
+		.verify = TLS_VERIFY_NAME,
+		.names = names,
+		.n_names = 1,
+	};
+
+	cc_fails(&cc, cc_run(f, f->cert, f->key, &cc),
+	    "certificate verify failed: self-signed certificate");
+	tls_client_free(&cc.cl);
+}
+
+/* test_client_name_ca - a chain to ca_file and one of the names */
+static void
+test_client_name_ca(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = { "mx.other.example", LEAF };
+	static const char *const wrong[] = { "mx.other.example",
+	    "x" LEAF, "*.test.example" };
+	static const char *const star[] = { "*.test.example" };
+	struct pki p;
+	struct cconn cc = {
+		.sni = LEAF,
+		.verify = TLS_VERIFY_NAME,
+		.names = names,
+		.n_names = 2,
+	};
+
+	make_pki(f, &p);
+	cc.cl = new_client(p.ca_file);
+	cc_ok(&cc, cc_run(f, p.chain_file, p.key_file, &cc),
+	    "CN=" LEAF ", verified");
+
+	new_pair(f);
+	cc.names = wrong;
+	cc.n_names = 3;
+	cc_fails(&cc, cc_run(f, p.chain_file, p.key_file, &cc),
+	    "certificate verify failed: hostname mismatch");
+
+	/* a reference identifier is not a pattern */
+	new_pair(f);
+	cc.names = star;
+	cc.n_names = 1;
+	cc_fails(&cc, cc_run(f, p.chain_file, p.key_file, &cc),
+	    "certificate verify failed: hostname mismatch");
+	tls_client_free(&cc.cl);
+
+	/* the CA (sent in the chain) is not in the system's store */
+	new_pair(f);
+	cc.cl = new_client(NULL);
+	cc.names = names;
+	cc.n_names = 2;
+	cc_fails(&cc, cc_run(f, p.chain_file, p.key_file, &cc),
+	    "certificate verify failed: self-signed certificate in "
+	    "certificate chain");
+	tls_client_free(&cc.cl);
+	free_pki(&p);
+}
+
+/* test_client_dane_ee - DANE-EE(3) SPKI(1) SHA2-256(1): the key
+ * decides, not the chain nor the names */
+static void
+test_client_dane_ee(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = { "mx.other.example" };
+	unsigned char digest[32], other[32];
+	struct tls_tlsa tlsa[] = {
+		{ .usage = 3, .selector = 1, .mtype = 1, .data = other,
+		    .len = 32 },
+		{ .usage = 3, .selector = 1, .mtype = 1, .data = digest,
+		    .len = 32 },
+	};
+	X509 *x = read_cert(f->cert);
+	struct cconn cc = {
+		.cl = new_client(NULL),
+		.verify = TLS_VERIFY_DANE,
+		.names = names,
+		.n_names = 1,
+		.tlsa = tlsa,
+		.n_tlsa = 2,
+	};
+
+	spki_sha256(x, digest);
+	memcpy(other, digest, sizeof(other));
+	other[31] ^= 1;
+	cc_ok(&cc, cc_run(f, f->cert, f->key, &cc), "CN=" HOST ", dane");
+
+	/* only the mismatching record */
+	new_pair(f);
+	cc.n_tlsa = 1;
+	cc_fails(&cc, cc_run(f, f->cert, f->key, &cc),
+	    "certificate verify failed: no matching DANE TLSA records");
+	tls_client_free(&cc.cl);
+	X509_free(x);
+}
+
+/* test_client_dane_ta - DANE-TA(2) with the CA's key: the chain must
+ * lead to it and the name must match */
+static void
+test_client_dane_ta(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = { LEAF };
+	static const char *const wrong[] = { "mx.other.example" };
+	unsigned char digest[32];
+	struct tls_tlsa tlsa = { .usage = 2, .selector = 1, .mtype = 1,
+	    .data = digest, .len = 32 };
+	struct pki p;
+	struct cconn cc = {
+		.cl = new_client(NULL),
+		.sni = LEAF,
+		.verify = TLS_VERIFY_DANE,
+		.names = names,
+		.n_names = 1,
+		.tlsa = &tlsa,
+		.n_tlsa = 1,
+	};
+
+	make_pki(f, &p);
+	spki_sha256(p.ca, digest);
+	cc_ok(&cc, cc_run(f, p.chain_file, p.key_file, &cc),
+	    "CN=" LEAF ", dane");
+
+	new_pair(f);
+	cc.names = wrong;
+	cc_fails(&cc, cc_run(f, p.chain_file, p.key_file, &cc),
+	    "certificate verify failed: hostname mismatch");
+
+	/* the leaf's key as a trust anchor is no anchor */
+	new_pair(f);
+	cc.names = names;
+	spki_sha256(p.leaf, digest);
+	cc_fails(&cc, cc_run(f, p.chain_file, p.key_file, &cc),
+	    "certificate verify failed: no matching DANE TLSA records");
+	tls_client_free(&cc.cl);
+	free_pki(&p);
+}
+
+/* test_client_dane_unusable - PKIX-TA(0), PKIX-EE(1), an unknown
+ * matching type, a digest of the wrong length: nothing to check with,
+ * and nothing is sent */
+static void
+test_client_dane_unusable(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = { HOST };
+	unsigned char digest[32], buf[16];
+	struct tls_tlsa tlsa[] = {
+		{ .usage = 0, .selector = 1, .mtype = 1, .data = digest,
+		    .len = 32 },
+		{ .usage = 1, .selector = 1, .mtype = 1, .data = digest,
+		    .len = 32 },
+		{ .usage = 3, .selector = 1, .mtype = 9, .data = digest,
+		    .len = 32 },
+		{ .usage = 3, .selector = 1, .mtype = 1, .data = digest,
+		    .len = 31 },
+	};
+	struct tls_client *cl = new_client(NULL);
+	X509 *x = read_cert(f->cert);
+	struct tls_conn *c;
+	char *why = NULL;
+
+	spki_sha256(x, digest);
+	c = tls_client_conn(cl, f->sv[1], HOST, TLS_VERIFY_DANE, names, 1,
+	    tlsa, 4, mono() + 10, &why);
+	assert_null(c);
+	assert_string_equal(why, "no usable TLSA record");
+	free(why);
+	c = tls_client_conn(cl, f->sv[1], HOST, TLS_VERIFY_DANE, names, 1,
+	    NULL, 0, mono() + 10, &why);
+	assert_null(c);
+	assert_string_equal(why, "no usable TLSA record");
+	free(why);
+	assert_int_equal(recv(f->sv[0], buf, sizeof(buf), MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(ERR_peek_error(), 0);
+	tls_client_free(&cl);
+	X509_free(x);
+}
+
+/* test_client_deadline - a server that takes the connection and says
+ * nothing; the socket is blocking again afterwards */
+static void
+test_client_deadline(void **state)
+{
+	struct fixture *f = *state;
+	struct tls_client *cl = new_client(NULL);
+	unsigned char buf[16];
+	struct tls_conn *c;
+	char *why = NULL;
+	double t0, took;
+
+	t0 = mono();
+	c = tls_client_conn(cl, f->sv[1], HOST, TLS_VERIFY_NONE, NULL, 0,
+	    NULL, 0, t0 + 0.5, &why);
+	took = mono() - t0;
+	assert_null(c);
+	assert_string_equal(why, "handshake timed out");
+	free(why);
+	if (took < 0.5 || took > 1.0)
+		fail_msg("gave up after %.3f s, not 0.5 s", took);
+	assert_int_equal(fcntl(f->sv[1], F_GETFL) & O_NONBLOCK, 0);
+	/* the ClientHello did go out */
+	assert_true(recv(f->sv[0], buf, sizeof(buf), MSG_DONTWAIT) > 0);
+	assert_int_equal(buf[0], 0x16);
+
+	/* a deadline already gone */
+	new_pair(f);
+	c = tls_client_conn(cl, f->sv[1], HOST, TLS_VERIFY_NONE, NULL, 0,
+	    NULL, 0, mono() - 1, &why);
+	assert_null(c);
+	assert_string_equal(why, "handshake timed out");
+	free(why);
+	assert_int_equal(ERR_peek_error(), 0);
+	tls_client_free(&cl);
+}
+
+/* test_client_exchange - > 64 KiB both ways on a client connection,
+ * close_notify from the client answered by the server's */
+static void
+test_client_exchange(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = { HOST };
+	unsigned char *up = fill(UP_SIZE, 3), *down = fill(DOWN_SIZE, 4);
+	unsigned char *got = malloc(UP_SIZE), buf[16];
+	struct tls_server *s;
+	struct write_stats st;
+	struct tls_conn *c;
+	char *why = NULL;
+	pthread_t t;
+	struct cconn cc = {
+		.cl = new_client(f->cert),
+		.fd = f->sv[1],
+		.sni = HOST,
+		.verify = TLS_VERIFY_NAME,
+		.names = names,
+		.n_names = 1,
+		.big = true,
+	};
+
+	assert_non_null(got);
+	s = tls_server_new(f->cert, f->key, "TLSv1.2", "", &why);
+	if (s == NULL)
+		fail_msg("tls_server_new: %s", why);
+	c = tls_conn_new(s, f->sv[0]);
+	assert_int_equal(pthread_create(&t, NULL, cc_main, &cc), 0);
+	assert_int_equal(server_handshake(c, f->sv[0]), 1);
+	server_read_all(c, f->sv[0], got, UP_SIZE);
+	assert_memory_equal(got, up, UP_SIZE);
+	server_write_all(c, f->sv[0], f->go[1], down, DOWN_SIZE, &st);
+	assert_int_equal(server_read(c, f->sv[0], buf, sizeof(buf)),
+	    TLS_CLOSED);
+	tls_shutdown(c);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	if (cc.conn == NULL)
+		fail_msg("tls_client_conn: %s", cc.why);
+	if (!cc.ok)
+		fail_msg("client: %s", cc.error);
+	assert_int_equal(cc.last_read, TLS_CLOSED);
+	assert_string_equal(tls_version(cc.conn), "TLSv1.3");
+	assert_string_equal(tls_cipher(cc.conn), "TLS_AES_256_GCM_SHA384");
+	assert_string_equal(tls_peer_info(cc.conn), "CN=" HOST ", verified");
+	assert_string_equal(tls_error(cc.conn), "");
+	assert_string_equal(tls_peer_info(c), "");
+	tls_conn_free(&cc.conn);
+	tls_conn_free(&c);
+	tls_server_free(&s);
+	tls_client_free(&cc.cl);
+	free(up);
+	free(down);
+	free(got);
+}
+
+/* client_error - tls_client_new must fail with exactly want */
+static void
+client_error(const char *ca_file, const char *want)
+{
+	char *why = NULL;
+	struct tls_client *cl = tls_client_new(ca_file, &why);
+
+	if (cl != NULL)
+		fail_msg("tls_client_new succeeded, wanted: %s", want);
+	assert_non_null(why);
+	assert_string_equal(why, want);
+	free(why);
+	assert_int_equal(ERR_peek_error(), 0);
+}
+
+/* test_client_errors - CA files that cannot be used */
+static void
+test_client_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct arena *a = f->arena;
+	char *missing = arena_printf(a, "%s/missing.pem", f->dir);
+	char *empty = testutil_put(a, f->dir, "empty.pem", "");
+
+	client_error(missing, arena_printf(a, "%s: cannot open the CA file: "
+	    "No such file or directory", missing));
+	client_error(f->dir, arena_printf(a, "%s: the CA file is not a "
+	    "regular file", f->dir));
+	client_error(empty, arena_printf(a, "%s: bad CA file: no "
+	    "certificate or crl found", empty));
+	client_error(f->key, arena_printf(a, "%s: bad CA file: no "
+	    "certificate or crl found", f->key));
+}
+
 /* main - run the group */
 int
 main(void)
@@ -990,6 +1644,24 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_self_signed, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_self_signed_errors, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_client_none, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_client_name_self_signed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_name_ca, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_client_dane_ee, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_client_dane_ta, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_client_dane_unusable,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_deadline, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_client_exchange, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_client_errors, setup,
 		    teardown),
 	};
 

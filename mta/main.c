@@ -37,6 +37,7 @@
 #include "log.h"
 #include "mem.h"
 #include "mta_conf.h"
+#include "qmgr.h"
 #include "queue.h"
 #include "smtpd.h"
 
@@ -271,6 +272,76 @@ main_spawn(const struct mta_conf *conf, struct queue *queue,
 	return pid;
 }
 
+/* main_qmgr_sig - SIGTERM stops the queue manager after its jobs */
+static void
+main_qmgr_sig(struct evloop_watch *w, int fd, unsigned events, void *arg)
+{
+	struct qmgr *qm = arg;
+	struct signalfd_siginfo si;
+
+	(void)w;
+	(void)events;
+	while (read(fd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			qmgr_stop(qm);
+}
+
+/* main_qmgr - the queue manager process; never returns */
+static void
+main_qmgr(const struct mta_conf *conf, struct queue *queue, uid_t uid,
+    gid_t gid)
+{
+	struct evloop *loop;
+	struct evloop_watch *sigw;
+	struct qmgr *qm;
+	sigset_t set;
+	char *why = NULL;
+	int sfd;
+
+	daemon_setuid(conf->set.user, uid, gid);
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+		log_warn("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+	if (getppid() != main_parent)
+		_exit(0);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0)
+		log_fatal("signalfd: %s", strerror(errno));
+	/* deliveries, plus the intake and end-of-message jobs */
+	loop = evloop_new((unsigned)conf->set.delivery_threads + 8);
+	if ((qm = qmgr_new(loop, conf, queue, &why)) == NULL)
+		log_fatal("queue manager: %s", why);
+	sigw = evloop_watch(loop, sfd, EVLOOP_READ, main_qmgr_sig, qm);
+	if (sigw == NULL)
+		log_fatal("cannot watch signals: %s", strerror(errno));
+	if (!evloop_run(loop))
+		log_fatal("event loop failed: %s", strerror(errno));
+	evloop_unwatch(&sigw);
+	evloop_free(&loop);
+	qmgr_free(&qm);
+	close(sfd);
+	_exit(0);
+}
+
+/* main_spawn_qmgr - fork the queue manager */
+static pid_t
+main_spawn_qmgr(const struct mta_conf *conf, struct queue *queue,
+    uid_t uid, gid_t gid)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		log_warn("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		main_qmgr(conf, queue, uid, gid);
+	return pid;
+}
+
 /* main_signal_all - send sig to the workers (old ones only if old) */
 static void
 main_signal_all(struct main_worker *w, size_t n, int sig, bool only_old)
@@ -386,7 +457,9 @@ main(int argc, char **argv)
 	gid_t gid;
 	int *fds, c;
 	char *why = NULL;
-	time_t stop_deadline = 0;
+	time_t stop_deadline = 0, qmgr_started = 0;
+	pid_t qmgr_pid = 0;
+	bool qmgr_reloading = false;
 
 	while ((c = getopt(argc, argv, "c:fn")) != -1) {
 		switch (c) {
@@ -450,6 +523,9 @@ main(int argc, char **argv)
 		    uid, gid);
 		workers[n_workers++].started = time(NULL);
 	}
+	if (conf->set.delivery)
+		qmgr_pid = main_spawn_qmgr(conf, queue, uid, gid);
+	qmgr_started = time(NULL);
 	log_info("starting: %zu worker(s), %zu listener(s), %zu milter(s), "
 	    "queue %s", n_workers, conf->n_listeners, conf->n_milters,
 	    conf->set.queue_directory);
@@ -476,12 +552,49 @@ main(int argc, char **argv)
 				    (time_t)conf->set.stop_timeout + 5;
 				main_signal_all(workers, n_workers, SIGTERM,
 				    false);
+				if (qmgr_pid > 0)
+					kill(qmgr_pid, SIGTERM);
 			}
 		} else if (sig == SIGHUP && !stopping) {
+			struct mta_conf *before = conf;
+
 			main_reload(&conf, &fds, workers, &n_workers, queue,
 			    anvil, uid, gid);
+			/* one queue manager at a time: the new one starts
+			 * when the old one has finished its deliveries */
+			if (conf != before && qmgr_pid > 0) {
+				qmgr_reloading = true;
+				kill(qmgr_pid, SIGTERM);
+			} else if (conf != before && conf->set.delivery) {
+				qmgr_pid = main_spawn_qmgr(conf, queue, uid,
+				    gid);
+				qmgr_started = time(NULL);
+			}
 		}
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (pid == qmgr_pid) {
+				qmgr_pid = 0;
+				if (stopping)
+					continue;
+				if (!qmgr_reloading)
+					log_warn("queue manager %ld %s %d; "
+					    "starting another", (long)pid,
+					    WIFSIGNALED(status) ? "killed by "
+					    "signal" : "exited with",
+					    WIFSIGNALED(status) ?
+					    WTERMSIG(status) :
+					    WEXITSTATUS(status));
+				if (!qmgr_reloading &&
+				    time(NULL) - qmgr_started < 1)
+					sleep(1);
+				qmgr_reloading = false;
+				if (conf->set.delivery) {
+					qmgr_pid = main_spawn_qmgr(conf, queue,
+					    uid, gid);
+					qmgr_started = time(NULL);
+				}
+				continue;
+			}
 			for (i = 0; i < n_workers; i++) {
 				if (workers[i].pid != pid)
 					continue;
@@ -508,11 +621,15 @@ main(int argc, char **argv)
 		for (i = 0; i < n_workers; i++)
 			if (workers[i].pid > 0)
 				live++;
+		if (qmgr_pid > 0)
+			live++;
 		if (stopping && live == 0)
 			break;
 		if (stopping && time(NULL) > stop_deadline) {
 			log_warn("workers did not stop in time; killing them");
 			main_signal_all(workers, n_workers, SIGKILL, false);
+			if (qmgr_pid > 0)
+				kill(qmgr_pid, SIGKILL);
 			stop_deadline = time(NULL) + 5;
 		}
 	}

@@ -200,6 +200,10 @@ const struct conf_setting mta_settings_table[] = {
 	  .help = "at stop or reload, how long sessions may finish" },
 	{ .name = "debug", .type = CONF_BOOL, .def = "no",
 	  .offset = MTA_OFF(debug), .help = "log debug lines" },
+	{ .name = "delivery", .type = CONF_BOOL, .def = "yes",
+	  .offset = MTA_OFF(delivery),
+	  .help = "run the queue manager; no: mail is received and stays "
+	    "in incoming/ (maintenance, tests)" },
 	{ .name = "transport_maps", .type = CONF_STRING, .def = "",
 	  .offset = MTA_OFF(transport_maps),
 	  .help = "table: recipient or domain -> transport (transport(5)); "

@@ -79,6 +79,7 @@ struct mta_settings {
 	double stop_timeout;
 	bool debug;
 	/* delivery (qmgr) */
+	bool delivery;
 	char *transport_maps;
 	char *relayhost;
 	double minimal_backoff_time;

@@ -81,7 +81,7 @@ instance_conf() {
 	    "queue_directory = $D/$name/queue" "temp_dir = $D/tmp" \
 	    "pid_file =" "smtp_listen = 127.0.0.1:$port" "workers = 2" \
 	    "mynetworks = 127.0.0.2/32" "relay_domains = ours.example" \
-	    "queue_minfree = 0"; do
+	    "queue_minfree = 0" "delivery = no"; do
 		[ -n "${given[${line%% *}]:-}" ] || printf '%s\n' "$line"
 	done
 	printf '%s\n' "$@"

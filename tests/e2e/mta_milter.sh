@@ -58,6 +58,7 @@ workers = 1
 mynetworks = 127.0.0.2/32
 relay_domains = ours.example
 queue_minfree = 1M
+delivery = no
 milters = $milters
 $extra" || setup_fail "postern-mta ($name) does not start"
 }

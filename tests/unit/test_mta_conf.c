@@ -250,6 +250,7 @@ static const char defaults_dump[] =
     "spool_memory = 1M\n"
     "stop_timeout = 1m\n"
     "debug = no\n"
+    "delivery = yes\n"
     "transport_maps =\n"
     "relayhost =\n"
     "minimal_backoff_time = 5m\n"
@@ -401,7 +402,7 @@ test_defaults_table(void **state)
 		assert_non_null(strstr(defaults_dump, arena_printf(f->a,
 		    "\n%s =", s->name)));
 	}
-	assert_int_equal(n, 65);
+	assert_int_equal(n, 66);
 	conf = load_ok(f, "# nothing\n");
 	none = load_path(f, NULL);
 	a = dump(f, conf);

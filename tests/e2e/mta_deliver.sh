@@ -1,0 +1,202 @@
+#!/bin/bash
+# mta_deliver.sh - postern-mta delivering (issue 8, first cases): relay to
+# a real smtp-sink through relayhost, Maildir delivery through
+# transport_maps, error: transports and their DSN (parsed with Python's
+# email module), a next hop that answers 4xx and then accepts (the
+# message waits in deferred/ and goes on schedule; posternctl queue flush
+# sends it at once), and a message that expires into a DSN.
+set -u
+. "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
+
+[ "$(id -u)" = 0 ] || setup_fail "must run as root (binds, chowns)"
+[ -x "$MTA" ] || setup_fail "$MTA not built"
+command -v smtp-sink >/dev/null || setup_fail "smtp-sink not installed"
+
+mktmp_var D e2e-deliver
+mkdir -p "$D/tmp" "$D/md" && chmod 1777 "$D/tmp" && chown nobody "$D/md"
+SINK_PORT=$(free_port)
+PORT=$(free_port)
+H=mx.test
+start_sink "$D" "$SINK_PORT" || setup_fail "smtp-sink does not start"
+printf 'md.example\tmaildir:%s/md/%%d/%%u\nerr.example\terror:5.1.1 no such user here\ndrop.example\tdiscard\n' \
+    "$D" >"$D/transport"
+
+start_mta "$D" "myhostname = $H
+user = nobody
+queue_directory = $D/queue
+temp_dir = $D/tmp
+pid_file =
+smtp_listen = 127.0.0.1:$PORT
+workers = 1
+mynetworks = 127.0.0.0/8
+queue_minfree = 1M
+relayhost = [127.0.0.1]:$SINK_PORT
+transport_maps = hash:$D/transport
+smtp_tls_security_level = none
+queue_run_delay = 1s
+minimal_backoff_time = 60s
+maximal_backoff_time = 120s" || setup_fail "postern-mta does not start"
+
+PF_PORT=$PORT	# smtp (tests/lib.sh) talks to PF_PORT
+
+# send FROM TO SUBJECT - one message through postern-mta; QID set
+send() {
+	smtp 127.0.0.1 "$1" "$2" --header "Subject: $3"
+	QID=$(smtp_replies | sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p' |
+	    tail -n 1)
+}
+
+# wait_log REGEX [SECS] - the mta's log gets a line matching REGEX
+wait_log() {
+	local i
+	for ((i = 0; i < ${2:-15} * 10; i++)); do
+		grep -Eq -- "$1" "$MTA_LOG" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# --- relay -------------------------------------------------------------------
+
+send a@example.org u@remote.example "relay one"
+f=$(sink_find "Subject: relay one" 15)
+if [ -n "$f" ]; then
+	ok "relayhost: the message reaches the sink"
+	like "$(tr -d '\r' <"$f")" "Received: from .*\\[127\\.0\\.0\\.1\\]" \
+	    "with the mta's Received: header"
+	like "$(tr -d '\r' <"$f")" "X-Rcpt-Args: <u@remote\\.example>" \
+	    "to the right recipient"
+else
+	not_ok "relayhost: the message reaches the sink"
+fi
+wait_log "$QID: removed" 10
+like "$(cat "$MTA_LOG")" "$QID: to=<u@remote\\.example>, relay=.*, dsn=2\\.0\\.0, status=sent \\(250" \
+    "the delivery is logged Postfix style"
+is "$(mta_queue_json "$D/queue" | grep -c "$QID")" 0 \
+    "a delivered message leaves the queue"
+
+# --- maildir ---------------------------------------------------------------------
+
+send a@example.org Bob@md.example "maildir one"
+wait_log "$QID: removed" 10
+f=$(ls "$D/md/md.example/bob/new/" 2>/dev/null | head -n 1)
+if [ -n "$f" ]; then
+	ok "transport_maps maildir: a file in new/"
+	M=$(cat "$D/md/md.example/bob/new/$f")
+	like "$M" "^Return-Path: <a@example.org>" "with Return-Path first"
+	like "$M" "Delivered-To: Bob@md.example" "and Delivered-To"
+	like "$M" "Subject: maildir one" "and the message"
+	unlike "$M" $'\r' "with LF line ends"
+	is "$(ls "$D/md/md.example/bob/tmp" | wc -l)" 0 "nothing left in tmp/"
+else
+	not_ok "transport_maps maildir: a file in new/"
+fi
+
+# --- error: and the DSN ----------------------------------------------------------
+
+send sender@example.org x@err.example "bounce me"
+BQID=$QID
+f=$(sink_find "Undelivered Mail Returned to Sender" 15)
+if [ -n "$f" ]; then
+	ok "error: transport: a DSN goes back to the sender"
+	/usr/bin/python3 - "$f" <<'PY'
+import email, sys
+raw = open(sys.argv[1], "rb").read()
+# the sink's dump starts with its own X- lines and Received:, then ours
+msg = email.message_from_bytes(raw)
+assert msg.get_content_type() == "multipart/report", msg.get_content_type()
+assert msg.get_param("report-type") == "delivery-status"
+parts = msg.get_payload()
+assert [p.get_content_type() for p in parts][:2] == ["text/plain", "message/delivery-status"], [p.get_content_type() for p in parts]
+ds = parts[1].get_payload()
+fields = {}
+for block in ds:
+    for k, v in block.items():
+        fields[k.lower()] = v
+assert fields["final-recipient"].lower().replace(" ", "") == "rfc822;x@err.example", fields
+assert fields["action"] == "failed", fields
+assert fields["status"] == "5.1.1", fields
+assert "no such user here" in fields["diagnostic-code"], fields
+assert parts[2].get_content_type() in ("message/rfc822", "text/rfc822-headers")
+print("dsn ok")
+PY
+	is "$?" 0 "the DSN parses (multipart/report, delivery-status fields)"
+	like "$(tr -d '\r' <"$f")" "X-Rcpt-Args: <sender@example\\.org>" \
+	    "the DSN goes to the original sender"
+	like "$(tr -d '\r' <"$f")" "X-Mail-Args: <>" \
+	    "from the null sender"
+else
+	not_ok "error: transport: a DSN goes back to the sender"
+fi
+like "$(cat "$MTA_LOG")" "$BQID: sender non-delivery notification: [0-9A-Z]{16}" \
+    "the DSN is logged"
+
+send a@example.org y@drop.example "discard me"
+wait_log "$QID: removed" 10
+like "$(cat "$MTA_LOG")" "$QID: to=<y@drop\\.example>, relay=discard, .*status=sent" \
+    "discard: reported as sent"
+
+# --- a next hop that defers, then accepts ----------------------------------------
+
+stop_pid "$SINK_PID" 5 2>/dev/null || true
+pkill -f "smtp-sink.*127.0.0.1:$SINK_PORT" 2>/dev/null
+sleep 0.5
+send a@example.org later@remote.example "deferred one"
+DQID=$QID
+if wait_log "$DQID: to=<later@remote\\.example>.*status=deferred" 10; then
+	ok "the next hop down: deferred"
+else
+	not_ok "the next hop down: deferred"
+fi
+sleep 1
+like "$(mta_queue_json "$D/queue")" "\"id\": *\"$DQID\".*\"queue\": *\"(deferred|incoming|active)\"" \
+    "the message waits in the queue"
+start_sink "$D" "$SINK_PORT" || setup_fail "smtp-sink does not start again"
+sleep 3
+is "$(grep -lF "Subject: deferred one" "$SINK_DIR"/* 2>/dev/null | wc -l)" 0 \
+    "a deferred message waits for its time (minimal_backoff_time 60s)"
+is "$("$POSTERNCTL" queue -d "$D/queue" flush)" "1 message flushed" \
+    "posternctl queue flush"
+f=$(sink_find "Subject: deferred one" 15)
+if [ -n "$f" ]; then
+	ok "after queue flush it is delivered at once"
+else
+	not_ok "after queue flush it is delivered at once"
+	diag_file "$MTA_LOG" 20
+fi
+stop_pid "$MTA_PID" 10
+
+# --- expiry -------------------------------------------------------------------------
+
+DEAD=$(free_port)
+mkdir -p "$D/x"
+start_mta "$D/x" "myhostname = $H
+user = nobody
+queue_directory = $D/x/queue
+temp_dir = $D/tmp
+pid_file =
+smtp_listen = 127.0.0.1:$PORT
+workers = 1
+mynetworks = 127.0.0.0/8
+queue_minfree = 1M
+relayhost = [127.0.0.1]:$DEAD
+smtp_tls_security_level = none
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 1s
+maximal_queue_lifetime = 2s" || setup_fail "postern-mta (expiry) does not start"
+send sender@example.org gone@remote.example "expire me"
+XQID=$QID
+if wait_log "$XQID: to=<gone@remote\.example>, status=expired \(delivery time expired" 20; then
+	ok "past maximal_queue_lifetime the recipient expires"
+else
+	not_ok "past maximal_queue_lifetime the recipient expires"
+	diag_file "$MTA_LOG" 20
+fi
+wait_log "$XQID: removed" 5
+like "$(cat "$MTA_LOG")" "$XQID: sender non-delivery notification" \
+    "and a DSN is queued for the sender"
+
+stop_pid "$MTA_PID" 10
+unlike "$(cat "$MTA_LOG")" "killed by signal|panic" "no process crashed"
+done_testing

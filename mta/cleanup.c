@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "virtual.h"
 #include "log.h"
 
 /* cleanup_date - RFC 5322 date-time of now, local time with zone */
@@ -62,6 +63,57 @@ cleanup_store_reply(int err)
 	if (err == ENOSPC || err == EDQUOT)
 		return "452 4.3.1 Insufficient system storage";
 	return "451 4.3.0 Error: queue file write error";
+}
+
+/*
+ * cleanup_virtual - virtual_alias_maps on every recipient (after the
+ * milters, so that recipients they add are rewritten too). A rewritten
+ * recipient keeps its NOTIFY, and its ORCPT is the address the client
+ * gave (RFC 3461 §4.2). false with r set: a lookup error defers.
+ */
+static bool
+cleanup_virtual(const struct cleanup_request *rq, struct cleanup_result *r)
+{
+	struct message *m = rq->msg;
+	struct message_rcpt *old = m->rcpts;
+	size_t n_old = m->n_rcpts, i, k;
+
+	m->rcpts = NULL;
+	m->n_rcpts = m->cap_rcpts = 0;
+	for (i = 0; i < n_old; i++) {
+		const char **out, *why;
+		size_t n;
+
+		switch (virtual_expand(rq->virtual_maps, old[i].addr, rq->arena,
+		    &out, &n, &why)) {
+		case VIRTUAL_SAME:
+			message_add_rcpt(m, &old[i]);
+			break;
+		case VIRTUAL_EXPANDED:
+			for (k = 0; k < n; k++) {
+				struct message_rcpt nr = old[i];
+
+				nr.addr = out[k];
+				if (nr.orcpt == NULL)
+					nr.orcpt = arena_printf(rq->arena,
+					    "rfc822;%s", old[i].addr);
+				message_add_rcpt(m, &nr);
+			}
+			log_msg(LOG_INFO, rq->qid, "to=<%s>: virtual alias "
+			    "to %zu address%s", old[i].addr, n,
+			    n == 1 ? "" : "es");
+			break;
+		case VIRTUAL_ERROR:
+			log_msg(LOG_WARNING, rq->qid, "virtual_alias_maps: %s",
+			    why);
+			r->status = CLEANUP_REFUSED;
+			r->reply = "451 4.3.0 Error: temporary lookup failure";
+			r->why = arena_printf(rq->arena, "virtual_alias_maps: "
+			    "%s", why);
+			return false;
+		}
+	}
+	return true;
 }
 
 /* cleanup_message - see cleanup.h */
@@ -122,6 +174,8 @@ cleanup_message(const struct cleanup_request *rq, struct cleanup_result *r)
 		    "after the milters");
 		return;
 	}
+	if (rq->virtual_maps != NULL && !cleanup_virtual(rq, r))
+		return;
 	if (m->quarantine != NULL) {
 		where = QUEUE_HOLD;
 		r->held = true;

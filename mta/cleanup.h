@@ -5,7 +5,8 @@
  * Contract: cleanup_message() runs on a job thread once the client's
  * data is complete and acceptable. It prepends the mta's Received:
  * field (hidden from milters, RFC 5321 §4.4 format), runs the milters'
- * content phase (their edits change the message), and stores the result
+ * content phase (their edits change the message), rewrites recipients by
+ * virtual_alias_maps (virtual.h; a lookup error defers), and stores the result
  * with queue_store(): in hold/ when a milter quarantined it, nowhere
  * when a milter discarded it. The result carries the one reply the
  * client must get; "250 2.0.0 Ok: queued as ID" is only ever given after
@@ -19,6 +20,7 @@
 #include "message.h"
 #include "milters.h"
 #include "queue.h"
+#include "table.h"
 
 struct cleanup_request {
 	struct message *msg;
@@ -33,6 +35,7 @@ struct cleanup_request {
 	void *rcpt_ctx;
 	const char *discard;		/* a milter discarded the message at
 					   MAIL, RCPT or DATA: its name */
+	struct table *virtual_maps;	/* virtual_alias_maps, or NULL */
 	struct arena *arena;
 };
 

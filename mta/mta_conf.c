@@ -200,6 +200,14 @@ const struct conf_setting mta_settings_table[] = {
 	  .help = "at stop or reload, how long sessions may finish" },
 	{ .name = "debug", .type = CONF_BOOL, .def = "no",
 	  .offset = MTA_OFF(debug), .help = "log debug lines" },
+	{ .name = "virtual_alias_maps", .type = CONF_STRING, .def = "",
+	  .offset = MTA_OFF(virtual_alias_maps),
+	  .help = "table: address or @domain -> addresses, applied when a "
+	    "message is queued (virtual(5)); empty = none" },
+	{ .name = "local_recipient_maps", .type = CONF_STRING, .def = "",
+	  .offset = MTA_OFF(local_recipient_maps),
+	  .help = "table of the valid recipients of relay_domains; others "
+	    "get 550 5.1.1 at RCPT; empty = all valid" },
 	{ .name = "delivery", .type = CONF_BOOL, .def = "yes",
 	  .offset = MTA_OFF(delivery),
 	  .help = "run the queue manager; no: mail is received and stays "
@@ -608,27 +616,39 @@ mta_conf_table_close(void *arg)
 	table_close(&t);
 }
 
-/* mta_conf_transport - the transport table and relayhost's syntax */
+/* mta_conf_table - open the table a setting names ("" = none) */
+static struct table *
+mta_conf_table(struct mta_conf *conf, const struct conf_file *cf,
+    struct conf_errors *err, const char *name, const char *spec)
+{
+	struct table *t;
+	char *error = NULL;
+
+	if (*spec == '\0')
+		return NULL;
+	if ((t = table_open(spec, &error)) == NULL) {
+		mta_conf_error(conf, cf, err, name, "%s", error);
+		free(error);
+		return NULL;
+	}
+	arena_cleanup(conf->arena, mta_conf_table_close, t);
+	return t;
+}
+
+/* mta_conf_transport - the tables, and relayhost's syntax */
 static void
 mta_conf_transport(struct mta_conf *conf, const struct conf_file *cf,
     struct conf_errors *err)
 {
 	struct transport t;
 	const char *why;
-	char *error = NULL;
 
-	if (*conf->set.transport_maps != '\0') {
-		conf->transport_maps = table_open(conf->set.transport_maps,
-		    &error);
-		if (conf->transport_maps == NULL) {
-			mta_conf_error(conf, cf, err, "transport_maps", "%s",
-			    error);
-			free(error);
-		} else {
-			arena_cleanup(conf->arena, mta_conf_table_close,
-			    conf->transport_maps);
-		}
-	}
+	conf->transport_maps = mta_conf_table(conf, cf, err,
+	    "transport_maps", conf->set.transport_maps);
+	conf->virtual_alias_maps = mta_conf_table(conf, cf, err,
+	    "virtual_alias_maps", conf->set.virtual_alias_maps);
+	conf->local_recipient_maps = mta_conf_table(conf, cf, err,
+	    "local_recipient_maps", conf->set.local_recipient_maps);
 	if (*conf->set.relayhost != '\0' &&
 	    !transport_parse(arena_printf(conf->arena, "smtp:%s",
 	    conf->set.relayhost), "relayhost.invalid", conf->arena, &t,

@@ -78,6 +78,8 @@ struct mta_settings {
 	uint64_t spool_memory;
 	double stop_timeout;
 	bool debug;
+	char *virtual_alias_maps;
+	char *local_recipient_maps;
 	/* delivery (qmgr) */
 	bool delivery;
 	char *transport_maps;
@@ -131,6 +133,8 @@ struct mta_conf {
 	struct tls_server *tls;		/* NULL: no TLS configured */
 	struct auth_db *auth;		/* NULL: no AUTH */
 	struct table *transport_maps;	/* NULL: none */
+	struct table *virtual_alias_maps;	/* NULL: none */
+	struct table *local_recipient_maps;	/* NULL: none */
 };
 
 extern const struct conf_setting mta_settings_table[];

@@ -985,6 +985,33 @@ smtpd_rcpt_refuse(struct session *s, struct smtp_rcpt *r, const char *args,
 	session_error(s, "%s", reply);
 }
 
+/*
+ * smtpd_rcpt_known - local_recipient_maps: a recipient in relay_domains
+ * must be listed (as user@domain, or @domain for a whole domain); others
+ * (relayed for mynetworks or AUTH) are not checked. 1 known, 0 unknown,
+ * -1 table error.
+ */
+static int
+smtpd_rcpt_known(struct session *s, const struct smtp_rcpt *r)
+{
+	const struct mta_conf *conf = s->sd->conf;
+	const char *value;
+	enum table_result tr;
+
+	if (conf->local_recipient_maps == NULL ||
+	    (r->parsed.flags & MAILADDR_NO_DOMAIN) ||
+	    matchlist_domain(conf->guard.relay_domains, r->parsed.domain) !=
+	    TABLE_FOUND)
+		return 1;
+	tr = table_lookup(conf->local_recipient_maps, r->parsed.full,
+	    s->msg_arena, &value);
+	if (tr == TABLE_NOTFOUND)
+		tr = table_lookup(conf->local_recipient_maps,
+		    arena_printf(s->msg_arena, "@%s", r->parsed.domain),
+		    s->msg_arena, &value);
+	return tr == TABLE_FOUND ? 1 : tr == TABLE_NOTFOUND ? 0 : -1;
+}
+
 /* smtpd_rcpt - RCPT TO:<path> [params] */
 static void
 smtpd_rcpt(struct session *s, const char *args)
@@ -1018,6 +1045,19 @@ smtpd_rcpt(struct session *s, const char *args)
 		    "554 5.7.1 <%s>: Relay access denied", r->addr));
 		return;
 	case RELAY_GUARD_ERROR:
+		smtpd_rcpt_refuse(s, r, args, arena_printf(s->msg_arena,
+		    "451 4.3.0 <%s>: Temporary lookup failure", r->addr));
+		return;
+	}
+	switch (smtpd_rcpt_known(s, r)) {
+	case 1:
+		break;
+	case 0:
+		smtpd_rcpt_refuse(s, r, args, arena_printf(s->msg_arena,
+		    "550 5.1.1 <%s>: Recipient address rejected: User unknown "
+		    "in local recipient table", r->addr));
+		return;
+	default:
 		smtpd_rcpt_refuse(s, r, args, arena_printf(s->msg_arena,
 		    "451 4.3.0 <%s>: Temporary lookup failure", r->addr));
 		return;
@@ -1449,6 +1489,7 @@ smtpd_eom_job(struct session *s)
 		.rcpt_ok = session_rcpt_ok,
 		.rcpt_ctx = s,
 		.discard = s->discard,
+		.virtual_maps = s->sd->conf->virtual_alias_maps,
 		.arena = s->msg_arena,
 	};
 

@@ -20,6 +20,10 @@ H=mx.test
 start_sink "$D" "$SINK_PORT" || setup_fail "smtp-sink does not start"
 printf 'md.example\tmaildir:%s/md/%%d/%%u\nerr.example\terror:5.1.1 no such user here\ndrop.example\tdiscard\n' \
     "$D" >"$D/transport"
+printf 'team@md.example\tbob@md.example, carol@md.example\nold@md.example\tteam@md.example\n' \
+    >"$D/virtual"
+printf 'bob@md.example\tok\ncarol@md.example\tok\nteam@md.example\tok\nold@md.example\tok\n' \
+    >"$D/users"
 
 start_mta "$D" "myhostname = $H
 user = nobody
@@ -32,6 +36,9 @@ mynetworks = 127.0.0.0/8
 queue_minfree = 1M
 relayhost = [127.0.0.1]:$SINK_PORT
 transport_maps = hash:$D/transport
+virtual_alias_maps = hash:$D/virtual
+relay_domains = md.example
+local_recipient_maps = hash:$D/users
 smtp_tls_security_level = none
 queue_run_delay = 1s
 minimal_backoff_time = 60s
@@ -91,6 +98,23 @@ if [ -n "$f" ]; then
 else
 	not_ok "transport_maps maildir: a file in new/"
 fi
+
+# --- virtual_alias_maps, local_recipient_maps ----------------------------------
+
+send a@example.org old@md.example "via alias"
+wait_log "$QID: removed" 10
+for u in bob carol; do
+	if grep -lqs "Subject: via alias" "$D/md/md.example/$u/new/"*; then
+		ok "virtual_alias_maps (two levels): delivered to $u"
+	else
+		not_ok "virtual_alias_maps (two levels): delivered to $u"
+	fi
+done
+like "$(cat "$MTA_LOG")" "$QID: to=<old@md.example>: virtual alias to 2 addresses" \
+    "the expansion is logged"
+smtp 127.0.0.1 a@example.org nobody@md.example
+like "$(smtp_replies)" "550 5\.1\.1 <nobody@md\.example>: Recipient address rejected: User unknown in local recipient table" \
+    "local_recipient_maps: an unknown user of relay_domains gets 550 5.1.1"
 
 # --- error: and the DSN ----------------------------------------------------------
 

@@ -250,6 +250,8 @@ static const char defaults_dump[] =
     "spool_memory = 1M\n"
     "stop_timeout = 1m\n"
     "debug = no\n"
+    "virtual_alias_maps =\n"
+    "local_recipient_maps =\n"
     "delivery = yes\n"
     "transport_maps =\n"
     "relayhost =\n"
@@ -402,7 +404,7 @@ test_defaults_table(void **state)
 		assert_non_null(strstr(defaults_dump, arena_printf(f->a,
 		    "\n%s =", s->name)));
 	}
-	assert_int_equal(n, 66);
+	assert_int_equal(n, 68);
 	conf = load_ok(f, "# nothing\n");
 	none = load_path(f, NULL);
 	a = dump(f, conf);

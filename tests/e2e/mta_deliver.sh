@@ -25,7 +25,18 @@ printf 'team@md.example\tbob@md.example, carol@md.example\nold@md.example\tteam@
 printf 'bob@md.example\tok\ncarol@md.example\tok\nteam@md.example\tok\nold@md.example\tok\n' \
     >"$D/users"
 
+# the gateway: postern-filterd (access policy) as the milter
+FPORT=$(free_port)
+mkdir -p "$D/filterd"
+start_filterd "$D/filterd" "socket = inet:$FPORT@127.0.0.1
+user = nobody
+pid_file =
+pipeline = access
+authserv_id = $H
+mynetworks = 127.0.0.0/8" || setup_fail "postern-filterd does not start"
+
 start_mta "$D" "myhostname = $H
+milters = inet:127.0.0.1:$FPORT
 user = nobody
 queue_directory = $D/queue
 temp_dir = $D/tmp
@@ -73,6 +84,8 @@ if [ -n "$f" ]; then
 	    "with the mta's Received: header"
 	like "$(tr -d '\r' <"$f")" "X-Rcpt-Args: <u@remote\\.example>" \
 	    "to the right recipient"
+	like "$(tr -d '\r' <"$f")" "Authentication-Results: $H" \
+	    "with filterd's Authentication-Results (the gateway end to end)"
 else
 	not_ok "relayhost: the message reaches the sink"
 fi
@@ -190,10 +203,21 @@ else
 fi
 stop_pid "$MTA_PID" 10
 
-# --- expiry -------------------------------------------------------------------------
+# --- retries on schedule, expiry -------------------------------------------------
 
+# a second instance: short backoff and lifetime; mail for back.example
+# (the senders' domain) goes to the sink, everything else to a sink that
+# first answers 4xx to RCPT and later (restarted) accepts, or to nothing
 DEAD=$(free_port)
-mkdir -p "$D/x"
+RETRY_PORT=$(free_port)
+mkdir -p "$D/x" "$D/retry"
+printf 'back.example\tsmtp:[127.0.0.1]:%s\nretry.example\tsmtp:[127.0.0.1]:%s\n' \
+    "$SINK_PORT" "$RETRY_PORT" >"$D/x/transport"
+chown nobody "$D/retry"
+BG_LOG=$D/retry/sink.log start_bg retry-sink smtp-sink -u nobody \
+    -d "$D/retry/msg." -r RCPT -h retry.example "127.0.0.1:$RETRY_PORT" 64
+RETRY_PID=$BG_PID
+wait_port "$RETRY_PORT" 10 || setup_fail "smtp-sink -r does not start"
 start_mta "$D/x" "myhostname = $H
 user = nobody
 queue_directory = $D/x/queue
@@ -204,14 +228,35 @@ workers = 1
 mynetworks = 127.0.0.0/8
 queue_minfree = 1M
 relayhost = [127.0.0.1]:$DEAD
+transport_maps = hash:$D/x/transport
 smtp_tls_security_level = none
 queue_run_delay = 1s
 minimal_backoff_time = 1s
-maximal_backoff_time = 1s
-maximal_queue_lifetime = 2s" || setup_fail "postern-mta (expiry) does not start"
-send sender@example.org gone@remote.example "expire me"
+maximal_backoff_time = 2s
+maximal_queue_lifetime = 8s" || setup_fail "postern-mta (retries) does not start"
+
+send s@back.example r@retry.example "retry me"
+RQID=$QID
+if wait_log "$RQID: to=<r@retry\.example>.*dsn=4\.[0-9.]*, status=deferred \(.*4[0-9][0-9] " 10; then
+	ok "a next hop answering 4xx: deferred with its reply"
+else
+	not_ok "a next hop answering 4xx: deferred with its reply"
+	diag_file "$MTA_LOG" 10
+fi
+stop_pid "$RETRY_PID" 5
+BG_LOG=$D/retry/sink2.log start_bg retry-sink2 smtp-sink -u nobody \
+    -d "$D/retry/msg." -h retry.example "127.0.0.1:$RETRY_PORT" 64
+wait_port "$RETRY_PORT" 10 || setup_fail "smtp-sink does not start again"
+if wait_log "$RQID: to=<r@retry\.example>.*status=sent" 15; then
+	ok "once the next hop accepts, the message goes on schedule (no flush)"
+else
+	not_ok "once the next hop accepts, the message goes on schedule (no flush)"
+	diag_file "$MTA_LOG" 10
+fi
+
+send sender@back.example gone@remote.example "expire me"
 XQID=$QID
-if wait_log "$XQID: to=<gone@remote\.example>, status=expired \(delivery time expired" 20; then
+if wait_log "$XQID: to=<gone@remote\.example>, status=expired \(delivery time expired" 25; then
 	ok "past maximal_queue_lifetime the recipient expires"
 else
 	not_ok "past maximal_queue_lifetime the recipient expires"
@@ -220,6 +265,24 @@ fi
 wait_log "$XQID: removed" 5
 like "$(cat "$MTA_LOG")" "$XQID: sender non-delivery notification" \
     "and a DSN is queued for the sender"
+f=$(sink_find "X-Postern-Queue-ID: $XQID" 15)
+if [ -n "$f" ]; then
+	/usr/bin/python3 - "$f" <<'PY'
+import email, sys
+msg = email.message_from_bytes(open(sys.argv[1], "rb").read())
+assert msg.get_content_type() == "multipart/report"
+fields = {}
+for block in msg.get_payload()[1].get_payload():
+    for k, v in block.items():
+        fields[k.lower()] = v
+assert fields["action"] == "failed", fields
+assert fields["status"] == "4.4.7", fields
+assert "delivery time expired" in fields["diagnostic-code"], fields
+PY
+	is "$?" 0 "the expiry DSN parses: Action failed, Status 4.4.7"
+else
+	not_ok "the expiry DSN reaches the sender's server"
+fi
 
 stop_pid "$MTA_PID" 10
 unlike "$(cat "$MTA_LOG")" "killed by signal|panic" "no process crashed"

@@ -385,6 +385,80 @@ qmgr_bounce(struct qmgr_job *j, const size_t *failed, size_t n)
 	return true;
 }
 
+/*
+ * qmgr_success - NOTIFY=SUCCESS recipients delivered by this job get a
+ * DSN (job thread): "delivered" for a final delivery (Maildir, LMTP),
+ * "relayed" for SMTP to a server that did not take the DSN request
+ * (one that did reports success itself). Best effort: a success DSN that
+ * cannot be queued is logged, the delivery stands.
+ */
+static void
+qmgr_success(struct qmgr_job *j, const size_t *done, size_t n_done)
+{
+	struct qmgr *qm = j->qm;
+	struct qmgr_msg *m = j->msg;
+	const struct message *msg = m->e.msg;
+	const struct mta_settings *set = &qm->conf->set;
+	struct bounce_request rq = { 0 };
+	struct bounce_rcpt *br;
+	struct message *dsn;
+	const char *why;
+	char id[QUEUE_ID_LEN + 1];
+	size_t i, x, k = 0;
+
+	if (*msg->sender == '\0' || n_done == 0)
+		return;
+	br = arena_alloc(m->arena, n_done * sizeof(*br));
+	for (i = 0; i < n_done; i++) {
+		const struct message_rcpt *r = &msg->rcpts[done[i]];
+		const struct smtp_rcpt *res = NULL;
+		bool final;
+
+		if (!bounce_wanted(r->notify, BOUNCE_DELIVERED))
+			continue;
+		for (x = 0; x < j->n; x++)
+			if (j->idx[x] == done[i])
+				res = &j->res[x];
+		final = j->t.kind == TRANSPORT_MAILDIR ||
+		    (res != NULL && res->final);
+		if (j->t.kind == TRANSPORT_DISCARD ||
+		    (!final && res != NULL && res->dsn_passed))
+			continue;
+		br[k].addr = r->addr;
+		br[k].orcpt = r->orcpt;
+		br[k].action = final ? BOUNCE_DELIVERED : BOUNCE_RELAYED;
+		br[k].status = "2.0.0";
+		br[k].diagnostic = res ? res->diagnostic : NULL;
+		br[k].remote_mta = res ? res->remote_mta : NULL;
+		br[k].last_attempt = time(NULL);
+		k++;
+	}
+	if (k == 0)
+		return;
+	rq.orig = msg;
+	rq.qid = m->id;
+	rq.arrival = (time_t)(m->e.arrival_us / 1000000);
+	rq.reporting_mta = set->myhostname;
+	rq.rcpts = br;
+	rq.n_rcpts = k;
+	rq.return_limit = 0;	/* success: headers only */
+	rq.temp_dir = set->temp_dir;
+	rq.spool_memory = set->spool_memory;
+	if ((dsn = bounce_compose(&rq, m->arena, &why)) == NULL) {
+		log_msg(LOG_WARNING, m->id, "cannot make a success DSN: %s",
+		    why);
+		return;
+	}
+	queue_id_new(qm->queue, id);
+	if (!queue_store(qm->queue, dsn, NULL, QUEUE_INCOMING, id)) {
+		log_msg(LOG_WARNING, m->id, "cannot queue a success DSN: %s",
+		    strerror(errno));
+		return;
+	}
+	log_msg(LOG_INFO, m->id, "sender delivery status notification: %s",
+	    id);
+}
+
 /* qmgr_deliver_work - one job: deliver, then record (job thread) */
 static void
 qmgr_deliver_work(void *arg)
@@ -449,6 +523,7 @@ qmgr_deliver_work(void *arg)
 	    n_done, 'D') < 0)
 		log_msg(LOG_WARNING, m->id, "cannot record deliveries: %s",
 		    strerror(errno));
+	qmgr_success(j, done, n_done);
 	if (n_failed > 0 && qmgr_bounce(j, failed, n_failed) &&
 	    queue_set_rcpt_states(qm->queue, &m->e, failed, n_failed,
 	    'B') < 0)

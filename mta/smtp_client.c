@@ -750,6 +750,10 @@ smtp_client_transaction(struct smtp_client_sess *s, struct smtp_client_job *j)
 		smtp_client_xtext(&s->out, m->envid);
 	}
 	buf_puts(&s->out, "\r\n");
+	for (i = 0; i < j->n; i++) {
+		j->rcpts[i].dsn_passed = dsn;
+		j->rcpts[i].final = s->lmtp;
+	}
 	if (pipe) {
 		for (i = 0; i < j->n; i++)
 			smtp_client_rcpt_line(s, j->rcpts[i].rcpt, dsn);

@@ -84,6 +84,11 @@ struct smtp_rcpt {
 	struct deliver_result result;	/* filled by smtp_deliver */
 	const char *diagnostic;		/* the server's reply, or NULL */
 	const char *remote_mta;		/* the server, or NULL */
+	bool dsn_passed;		/* the server took DSN parameters (it
+					   now reports success itself); false:
+					   a NOTIFY=SUCCESS sender is told
+					   "relayed" by us */
+	bool final;			/* LMTP: delivered to the mailbox */
 };
 
 /* smtp_deliver - see the contract */

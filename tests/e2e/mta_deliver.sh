@@ -112,6 +112,30 @@ else
 	not_ok "transport_maps maildir: a file in new/"
 fi
 
+# --- NOTIFY=SUCCESS ---------------------------------------------------------------
+
+converse "NOTIFY=SUCCESS to a Maildir recipient is queued" "$PORT" <<EOF
+<<
+>> EHLO client.example
+<<
+>> MAIL FROM:<sender@example.org>
+< 250 2.1.0 Ok
+>> RCPT TO:<bob@md.example> NOTIFY=SUCCESS
+< 250 2.1.5 Ok
+>> DATA
+< 354 End data with <CR><LF>.<CR><LF>
+> Subject: notify success\r\n\r\nhi\r\n.\r\n
+<~ 250 2\.0\.0 Ok: queued as [0-9A-Z]{16}
+EOF
+f=$(sink_find "Successful Mail Delivery Report" 15)
+if [ -n "$f" ]; then
+	ok "NOTIFY=SUCCESS: a success DSN goes to the sender"
+	like "$(tr -d '\r' <"$f")" "Action: delivered" "Action: delivered"
+else
+	not_ok "NOTIFY=SUCCESS: a success DSN goes to the sender"
+	diag_file "$MTA_LOG" 10
+fi
+
 # --- virtual_alias_maps, local_recipient_maps ----------------------------------
 
 send a@example.org old@md.example "via alias"

@@ -46,6 +46,10 @@ struct qmgr_job {
 	size_t n;
 	struct smtp_rcpt *res;		/* n results */
 	time_t started;
+	/* jobs of one message may run at once: each allocates from its
+	 * own arena (made and freed on the loop thread) */
+	struct arena *arena;
+	const char *last_why;		/* a deferral reason, in arena */
 };
 
 /* a next hop: its waiting jobs and how many run */
@@ -322,7 +326,7 @@ qmgr_bounce(struct qmgr_job *j, const size_t *failed, size_t n)
 	size_t i, k = 0;
 	bool double_bounce = *msg->sender == '\0';
 
-	br = arena_alloc(m->arena, (n ? n : 1) * sizeof(*br));
+	br = arena_alloc(j->arena, (n ? n : 1) * sizeof(*br));
 	for (i = 0; i < n; i++) {
 		const struct message_rcpt *r = &msg->rcpts[failed[i]];
 		const struct smtp_rcpt *res = NULL;
@@ -346,7 +350,7 @@ qmgr_bounce(struct qmgr_job *j, const size_t *failed, size_t n)
 	if (k == 0)
 		return true;	/* NOTIFY=NEVER or not FAILURE */
 	rq.postmaster = strchr(set->double_bounce_recipient, '@') ?
-	    set->double_bounce_recipient : arena_printf(m->arena, "%s@%s",
+	    set->double_bounce_recipient : arena_printf(j->arena, "%s@%s",
 	    set->double_bounce_recipient, set->myhostname);
 	if (double_bounce) {
 		/* a bounce that cannot be delivered goes to postmaster; one
@@ -371,7 +375,7 @@ qmgr_bounce(struct qmgr_job *j, const size_t *failed, size_t n)
 	rq.return_limit = set->bounce_size_limit;
 	rq.temp_dir = set->temp_dir;
 	rq.spool_memory = set->spool_memory;
-	if ((dsn = bounce_compose(&rq, m->arena, &why)) == NULL) {
+	if ((dsn = bounce_compose(&rq, j->arena, &why)) == NULL) {
 		log_msg(LOG_WARNING, m->id, "cannot make a DSN: %s", why);
 		return false;
 	}
@@ -408,7 +412,7 @@ qmgr_success(struct qmgr_job *j, const size_t *done, size_t n_done)
 
 	if (*msg->sender == '\0' || n_done == 0)
 		return;
-	br = arena_alloc(m->arena, n_done * sizeof(*br));
+	br = arena_alloc(j->arena, n_done * sizeof(*br));
 	for (i = 0; i < n_done; i++) {
 		const struct message_rcpt *r = &msg->rcpts[done[i]];
 		const struct smtp_rcpt *res = NULL;
@@ -444,7 +448,7 @@ qmgr_success(struct qmgr_job *j, const size_t *done, size_t n_done)
 	rq.return_limit = 0;	/* success: headers only */
 	rq.temp_dir = set->temp_dir;
 	rq.spool_memory = set->spool_memory;
-	if ((dsn = bounce_compose(&rq, m->arena, &why)) == NULL) {
+	if ((dsn = bounce_compose(&rq, j->arena, &why)) == NULL) {
 		log_msg(LOG_WARNING, m->id, "cannot make a success DSN: %s",
 		    why);
 		return;
@@ -469,7 +473,7 @@ qmgr_deliver_work(void *arg)
 	const struct message *msg = m->e.msg;
 	size_t *done, *failed, n_done = 0, n_failed = 0, i;
 
-	j->res = arena_alloc(m->arena, j->n * sizeof(*j->res));
+	j->res = arena_alloc(j->arena, j->n * sizeof(*j->res));
 	for (i = 0; i < j->n; i++)
 		j->res[i].rcpt = &msg->rcpts[j->idx[i]];
 	switch (j->t.kind) {
@@ -483,14 +487,14 @@ qmgr_deliver_work(void *arg)
 		};
 
 		smtp_deliver(&qm->smtp, &j->t, &tls, msg, j->res, j->n,
-		    m->arena);
+		    j->arena);
 		break;
 	}
 	case TRANSPORT_MAILDIR:
 		for (i = 0; i < j->n; i++)
 			deliver_maildir(j->t.maildir, msg,
 			    msg->rcpts[j->idx[i]].addr,
-			    qm->conf->set.myhostname, m->arena,
+			    qm->conf->set.myhostname, j->arena,
 			    &j->res[i].result);
 		break;
 	case TRANSPORT_ERROR:
@@ -505,15 +509,15 @@ qmgr_deliver_work(void *arg)
 			    *j->t.text ? j->t.text : "discarded");
 		break;
 	}
-	done = arena_alloc(m->arena, j->n * sizeof(*done));
-	failed = arena_alloc(m->arena, j->n * sizeof(*failed));
+	done = arena_alloc(j->arena, j->n * sizeof(*done));
+	failed = arena_alloc(j->arena, j->n * sizeof(*failed));
 	for (i = 0; i < j->n; i++) {
 		if (j->res[i].result.status == DELIVER_OK)
 			done[n_done++] = j->idx[i];
 		else if (j->res[i].result.status == DELIVER_PERMFAIL)
 			failed[n_failed++] = j->idx[i];
 		else
-			m->last_why = arena_printf(m->arena, "%s %s",
+			j->last_why = arena_printf(j->arena, "%s %s",
 			    j->res[i].result.dsn, j->res[i].diagnostic ?
 			    j->res[i].diagnostic : j->res[i].result.text);
 	}
@@ -570,6 +574,10 @@ qmgr_deliver_done(void *arg)
 		    r->diagnostic ? r->diagnostic : r->result.text ?
 		    r->result.text : "");
 	}
+	if (j->last_why != NULL)
+		m->last_why = arena_strdup(m->arena, j->last_why);
+	j->res = NULL;
+	arena_destroy(&j->arena);
 	j->dest->running--;
 	qm->running--;
 	if (--m->jobs_left == 0)
@@ -602,6 +610,7 @@ qmgr_schedule(struct qmgr *qm)
 			d->running++;
 			qm->running++;
 			j->started = time(NULL);
+			j->arena = arena_create();
 			evloop_job_submit(qm->loop, qmgr_deliver_work,
 			    qmgr_deliver_done, j);
 			started = true;
@@ -649,6 +658,7 @@ qmgr_end_work(void *arg)
 	if ((double)(now - arrival) >= set->maximal_queue_lifetime) {
 		struct qmgr_job j = {
 			.qm = qm, .msg = m, .idx = pending, .n = n,
+			.arena = m->arena,
 		};
 
 		j.res = arena_alloc(m->arena, n * sizeof(*j.res));

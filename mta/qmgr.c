@@ -29,8 +29,10 @@
 #include "smtp_client.h"
 #include "transport.h"
 
-/* the most messages in memory at once; more wait in incoming/ */
-#define QMGR_ACTIVE_MAX	10000
+/* the most messages in memory at once (each may hold up to 256 KiB of
+ * body in memory, the rest in a temporary file); more wait in
+ * incoming/ */
+#define QMGR_ACTIVE_MAX	1000
 
 struct qmgr_dest;
 struct qmgr_msg;

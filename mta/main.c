@@ -197,18 +197,67 @@ main_fixed(const struct mta_conf *cur, const struct mta_conf *next)
 	return NULL;
 }
 
-/* main_worker_signals - SIGTERM stops the worker gracefully */
+/* What SIGTERM/SIGINT do in a child: stop(arg). */
+struct main_stopper {
+	void (*stop)(void *arg);
+	void *arg;
+};
+
+/* main_child_sig - a stop signal reached a child (its signalfd) */
 static void
-main_worker_sig(struct evloop_watch *w, int fd, unsigned events, void *arg)
+main_child_sig(struct evloop_watch *w, int fd, unsigned events, void *arg)
 {
-	struct smtpd *sd = arg;
+	const struct main_stopper *st = arg;
 	struct signalfd_siginfo si;
 
 	(void)w;
 	(void)events;
 	while (read(fd, &si, sizeof(si)) == sizeof(si))
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-			smtpd_stop(sd);
+			st->stop(st->arg);
+}
+
+/*
+ * main_child - what every child does first: become user, die with the
+ * parent, and take SIGTERM, SIGINT and SIGHUP (the parent's) from a
+ * signalfd; returns its fd
+ */
+static int
+main_child(const struct mta_conf *conf, uid_t uid, gid_t gid)
+{
+	sigset_t set;
+	int sfd;
+
+	daemon_setuid(conf->set.user, uid, gid);
+	/* a child must not outlive its parent (a worker would hold the
+	 * ports against the next start); set after setuid, which clears
+	 * it */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+		log_warn("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+	if (getppid() != main_parent)
+		_exit(0);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0)
+		log_fatal("signalfd: %s", strerror(errno));
+	return sfd;
+}
+
+/* main_smtpd_stop - main_stopper for a worker */
+static void
+main_smtpd_stop(void *arg)
+{
+	smtpd_stop(arg);
+}
+
+/* main_qmgr_stop - main_stopper for the queue manager */
+static void
+main_qmgr_stop(void *arg)
+{
+	qmgr_stop(arg);
 }
 
 /* main_worker - one SMTP worker; never returns */
@@ -219,27 +268,13 @@ main_worker(const struct mta_conf *conf, struct queue *queue,
 	struct evloop *loop;
 	struct smtpd *sd;
 	struct evloop_watch *sigw;
-	sigset_t set;
-	int sfd;
+	struct main_stopper st = { .stop = main_smtpd_stop };
+	int sfd = main_child(conf, uid, gid);
 
-	daemon_setuid(conf->set.user, uid, gid);
-	/* a worker must not outlive its parent (it would hold the ports
-	 * against the next start); set after setuid, which clears it */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
-		log_warn("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
-	if (getppid() != main_parent)
-		_exit(0);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	/* SIGHUP belongs to the parent; a worker ignores it */
-	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sfd < 0)
-		log_fatal("signalfd: %s", strerror(errno));
 	loop = evloop_new((unsigned)conf->set.job_threads);
 	sd = smtpd_new(loop, conf, queue, anvil, fds, conf->n_listeners);
-	sigw = evloop_watch(loop, sfd, EVLOOP_READ, main_worker_sig, sd);
+	st.arg = sd;
+	sigw = evloop_watch(loop, sfd, EVLOOP_READ, main_child_sig, &st);
 	if (sigw == NULL)
 		log_fatal("cannot watch signals: %s", strerror(errno));
 	if (!evloop_run(loop))
@@ -272,20 +307,6 @@ main_spawn(const struct mta_conf *conf, struct queue *queue,
 	return pid;
 }
 
-/* main_qmgr_sig - SIGTERM stops the queue manager after its jobs */
-static void
-main_qmgr_sig(struct evloop_watch *w, int fd, unsigned events, void *arg)
-{
-	struct qmgr *qm = arg;
-	struct signalfd_siginfo si;
-
-	(void)w;
-	(void)events;
-	while (read(fd, &si, sizeof(si)) == sizeof(si))
-		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-			qmgr_stop(qm);
-}
-
 /* main_qmgr - the queue manager process; never returns */
 static void
 main_qmgr(const struct mta_conf *conf, struct queue *queue, uid_t uid,
@@ -294,27 +315,16 @@ main_qmgr(const struct mta_conf *conf, struct queue *queue, uid_t uid,
 	struct evloop *loop;
 	struct evloop_watch *sigw;
 	struct qmgr *qm;
-	sigset_t set;
+	struct main_stopper st = { .stop = main_qmgr_stop };
 	char *why = NULL;
-	int sfd;
+	int sfd = main_child(conf, uid, gid);
 
-	daemon_setuid(conf->set.user, uid, gid);
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
-		log_warn("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
-	if (getppid() != main_parent)
-		_exit(0);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sfd < 0)
-		log_fatal("signalfd: %s", strerror(errno));
 	/* deliveries, plus the intake and end-of-message jobs */
 	loop = evloop_new((unsigned)conf->set.delivery_threads + 8);
 	if ((qm = qmgr_new(loop, conf, queue, &why)) == NULL)
 		log_fatal("queue manager: %s", why);
-	sigw = evloop_watch(loop, sfd, EVLOOP_READ, main_qmgr_sig, qm);
+	st.arg = qm;
+	sigw = evloop_watch(loop, sfd, EVLOOP_READ, main_child_sig, &st);
 	if (sigw == NULL)
 		log_fatal("cannot watch signals: %s", strerror(errno));
 	if (!evloop_run(loop))

@@ -330,8 +330,10 @@ main_qmgr(const struct mta_conf *conf, struct queue *queue, uid_t uid,
 	if (!evloop_run(loop))
 		log_fatal("event loop failed: %s", strerror(errno));
 	evloop_unwatch(&sigw);
-	evloop_free(&loop);
+	/* the manager's watch and timer belong to the loop: they go first
+	 * (the loop stopped only when no job was left) */
 	qmgr_free(&qm);
+	evloop_free(&loop);
 	close(sfd);
 	_exit(0);
 }

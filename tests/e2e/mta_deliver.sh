@@ -309,5 +309,7 @@ else
 fi
 
 stop_pid "$MTA_PID" 10
-unlike "$(cat "$MTA_LOG")" "killed by signal|panic" "no process crashed"
+unlike "$(cat "$D"/mta.log "$D"/x/mta.log)" \
+    "killed by signal|panic|AddressSanitizer|runtime error:" \
+    "no process crashed, no sanitizer report"
 done_testing

@@ -257,6 +257,10 @@ const struct conf_setting mta_settings_table[] = {
 	  .def = "may", .offset = MTA_OFF(smtp_tls_security_level),
 	  .choices = mta_tls_levels,
 	  .help = "STARTTLS on delivery: none, may, encrypt, verify, dane" },
+	{ .name = "smtp_tls_policy_maps", .type = CONF_STRING, .def = "",
+	  .offset = MTA_OFF(smtp_tls_policy_maps),
+	  .help = "table: next-hop domain (or .parent) -> TLS level, "
+	    "overriding smtp_tls_security_level; empty = none" },
 	{ .name = "smtp_tls_ca_file", .type = CONF_STRING, .def = "",
 	  .offset = MTA_OFF(smtp_tls_ca_file),
 	  .help = "CA certificates for verify; empty = the system's" },
@@ -649,6 +653,8 @@ mta_conf_transport(struct mta_conf *conf, const struct conf_file *cf,
 	    "virtual_alias_maps", conf->set.virtual_alias_maps);
 	conf->local_recipient_maps = mta_conf_table(conf, cf, err,
 	    "local_recipient_maps", conf->set.local_recipient_maps);
+	conf->smtp_tls_policy_maps = mta_conf_table(conf, cf, err,
+	    "smtp_tls_policy_maps", conf->set.smtp_tls_policy_maps);
 	if (*conf->set.relayhost != '\0' &&
 	    !transport_parse(arena_printf(conf->arena, "smtp:%s",
 	    conf->set.relayhost), "relayhost.invalid", conf->arena, &t,

@@ -96,6 +96,7 @@ struct mta_settings {
 	double smtp_data_timeout;
 	char *smtp_bind_address;
 	int smtp_tls_security_level;	/* enum smtp_tls_level */
+	char *smtp_tls_policy_maps;
 	char *smtp_tls_ca_file;
 	struct conf_list dns_servers;
 	double dns_timeout;
@@ -135,6 +136,7 @@ struct mta_conf {
 	struct table *transport_maps;	/* NULL: none */
 	struct table *virtual_alias_maps;	/* NULL: none */
 	struct table *local_recipient_maps;	/* NULL: none */
+	struct table *smtp_tls_policy_maps;	/* NULL: none */
 };
 
 extern const struct conf_setting mta_settings_table[];

@@ -465,6 +465,58 @@ qmgr_success(struct qmgr_job *j, const size_t *done, size_t n_done)
 	    id);
 }
 
+/*
+ * qmgr_tls_level - the TLS level for a next hop: smtp_tls_policy_maps
+ * asked for its destination, then each parent domain as ".parent" (the
+ * value's first word is the level), else smtp_tls_security_level. false
+ * with *why_r on a table error or a bad value (the delivery defers:
+ * never a weaker level than the admin asked for).
+ */
+static bool
+qmgr_tls_level(struct qmgr *qm, const struct transport *t,
+    struct arena *arena, enum smtp_tls_level *r, const char **why_r)
+{
+	static const char *const names[] = {
+		[SMTP_TLS_NONE] = "none",
+		[SMTP_TLS_MAY] = "may",
+		[SMTP_TLS_ENCRYPT] = "encrypt",
+		[SMTP_TLS_VERIFY] = "verify",
+		[SMTP_TLS_DANE] = "dane",
+	};
+	struct table *maps = qm->conf->smtp_tls_policy_maps;
+	const char *key, *value = NULL, *dot;
+	enum table_result tr = TABLE_NOTFOUND;
+	size_t n;
+
+	*r = (enum smtp_tls_level)qm->conf->set.smtp_tls_security_level;
+	if (maps == NULL || t->host == NULL)
+		return true;
+	tr = table_lookup(maps, t->host, arena, &value);
+	for (dot = strchr(t->host, '.'); tr == TABLE_NOTFOUND && dot != NULL;
+	    dot = strchr(dot + 1, '.')) {
+		key = dot;
+		tr = table_lookup(maps, key, arena, &value);
+	}
+	if (tr == TABLE_NOTFOUND)
+		return true;
+	if (tr == TABLE_ERROR) {
+		*why_r = arena_printf(arena, "smtp_tls_policy_maps: lookup "
+		    "error for %s", t->host);
+		return false;
+	}
+	n = strcspn(value, " \t");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == n && strncasecmp(value, names[i], n)
+		    == 0) {
+			*r = (enum smtp_tls_level)i;
+			return true;
+		}
+	*why_r = arena_printf(arena, "smtp_tls_policy_maps: bad level "
+	    "\"%.*s\" for %s", (int)n, value, t->host);
+	log_warn("%s", *why_r);
+	return false;
+}
+
 /* qmgr_deliver_work - one job: deliver, then record (job thread) */
 static void
 qmgr_deliver_work(void *arg)
@@ -481,13 +533,17 @@ qmgr_deliver_work(void *arg)
 	switch (j->t.kind) {
 	case TRANSPORT_SMTP:
 	case TRANSPORT_LMTP: {
-		struct smtp_tls tls = {
-			.level = qm->tls ?
-			    (enum smtp_tls_level)qm->conf->set.smtp_tls_security_level :
-			    SMTP_TLS_NONE,
-			.client = qm->tls,
-		};
+		struct smtp_tls tls = { .client = qm->tls };
+		const char *why;
 
+		if (!qmgr_tls_level(qm, &j->t, j->arena, &tls.level, &why)) {
+			for (i = 0; i < j->n; i++)
+				qmgr_result(&j->res[i], DELIVER_TEMPFAIL,
+				    "4.3.0", why);
+			break;
+		}
+		if (qm->tls == NULL)
+			tls.level = SMTP_TLS_NONE;
 		smtp_deliver(&qm->smtp, &j->t, &tls, msg, j->res, j->n,
 		    j->arena);
 		break;
@@ -801,7 +857,8 @@ qmgr_new(struct evloop *loop, const struct mta_conf *conf,
 	qm->resolver.relayhost = set->relayhost;
 	if ((qm->dns = dns_create(&ds, why_r)) == NULL)
 		goto fail;
-	if (set->smtp_tls_security_level != SMTP_TLS_NONE &&
+	if ((set->smtp_tls_security_level != SMTP_TLS_NONE ||
+	    conf->smtp_tls_policy_maps != NULL) &&
 	    (qm->tls = tls_client_new(*set->smtp_tls_ca_file ?
 	    set->smtp_tls_ca_file : NULL, why_r)) == NULL)
 		goto fail;

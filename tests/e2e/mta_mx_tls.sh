@@ -335,6 +335,18 @@ send a@snd.example.org u@tls.$Z "encrypt starttls"
 M=$(rx_show "encrypt starttls")
 like "$M" "with ESMTPS" "encrypt: the STARTTLS server gets it over TLS"
 
+# smtp_tls_policy_maps overrides the global level per next hop
+printf 'plain.%s\tencrypt\n.%s\tnone\n' "$Z" "$Z" >"$D/tls_policy"
+sender policy may "smtp_tls_policy_maps = hash:$D/tls_policy"
+send a@snd.example.org u@plain.$Z "policy encrypt"
+re="$QID: to=<u@plain\\.$ZR>, relay=mx1\\.$ZR, .*dsn=4\\.7\\.4, status=deferred"
+log_case "smtp_tls_policy_maps: encrypt for one domain overrides may" "$re"
+send a@snd.example.org u@tls.$Z "policy none"
+M=$(rx_show "policy none")
+like "$M" "with ESMTP id" \
+    "smtp_tls_policy_maps: a .parent entry (none) keeps it in plaintext"
+unlike "$M" "with ESMTPS" "(not over TLS)"
+
 sender verify-noca verify
 send a@snd.example.org u@tls.$Z "verify no ca"
 re="$QID: to=<u@tls\\.$ZR>, relay=rx\\.$ZR, .*dsn=4\\.7\\.5, status=deferred"

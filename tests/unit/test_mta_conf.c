@@ -267,6 +267,7 @@ static const char defaults_dump[] =
     "smtp_data_timeout = 10m\n"
     "smtp_bind_address =\n"
     "smtp_tls_security_level = may\n"
+    "smtp_tls_policy_maps =\n"
     "smtp_tls_ca_file =\n"
     "dns_servers =\n"
     "dns_timeout = 5s\n"
@@ -404,7 +405,7 @@ test_defaults_table(void **state)
 		assert_non_null(strstr(defaults_dump, arena_printf(f->a,
 		    "\n%s =", s->name)));
 	}
-	assert_int_equal(n, 68);
+	assert_int_equal(n, 69);
 	conf = load_ok(f, "# nothing\n");
 	none = load_path(f, NULL);
 	a = dump(f, conf);

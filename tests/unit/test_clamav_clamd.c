@@ -99,28 +99,7 @@ struct fake {
 	atomic_int accepted;
 };
 
-/* now_s - the monotonic clock in seconds (the deadline's clock) */
-static double
-now_s(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* sleep_s - sleep for s seconds */
-static void
-sleep_s(double s)
-{
-	struct timespec ts = {
-		.tv_sec = (time_t)s,
-		.tv_nsec = (long)((s - (double)(time_t)s) * 1e9),
-	};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		continue;
-}
 
 /* find_program - name in PATH, else in /usr/sbin; NULL if neither */
 static const char *
@@ -233,41 +212,24 @@ clamd_ping(const char *path)
 	return got == 5 && memcmp(reply, "PONG", 5) == 0;
 }
 
-/* free_port - a loopback TCP port nobody listens on right now */
-static int
-free_port(void)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int fd, port = -1;
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
-		port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
 
 /* clamd_stop - SIGTERM, reap; SIGKILL if it lingers */
 static void
 clamd_stop(void)
 {
-	double until = now_s() + 10;
+	double until = testutil_now() + 10;
 	int status;
 
 	if (t.pid <= 0)
 		return;
 	kill(t.pid, SIGTERM);
 	while (waitpid(t.pid, &status, WNOHANG) == 0) {
-		if (now_s() > until) {
+		if (testutil_now() > until) {
 			kill(t.pid, SIGKILL);
 			waitpid(t.pid, &status, 0);
 			break;
 		}
-		sleep_s(0.01);
+		testutil_sleep(0.01);
 	}
 	t.pid = 0;
 }
@@ -281,7 +243,7 @@ clamd_start(void)
 {
 	char bin[512], conf[300], log[300], db[300];
 	char *argv[] = { bin, (char *)"-c", conf, NULL };
-	double start = now_s(), until = start + 20;
+	double start = testutil_now(), until = start + 20;
 	int port, fd, status;
 	FILE *f;
 
@@ -290,7 +252,7 @@ clamd_start(void)
 		    "clamav-daemon)\n");
 		return -1;
 	}
-	if ((port = free_port()) < 0)
+	if ((port = testutil_free_port()) < 0)
 		return -1;
 	snprintf(conf, sizeof(conf), "%s/clamd.conf", t.dir);
 	snprintf(log, sizeof(log), "%s/clamd.stderr", t.dir);
@@ -326,7 +288,7 @@ clamd_start(void)
 		execv(bin, argv);
 		_exit(127);
 	}
-	for (; now_s() < until; sleep_s(0.01)) {
+	for (; testutil_now() < until; testutil_sleep(0.01)) {
 		if (waitpid(t.pid, &status, WNOHANG) == t.pid) {
 			fprintf(stderr, "# clamd exited (status %d); see %s "
 			    "and %s/clamd.log\n", status, log, t.dir);
@@ -335,7 +297,7 @@ clamd_start(void)
 		}
 		if (clamd_ping(t.sock)) {
 			fprintf(stderr, "# clamd answered after %.3f s\n",
-			    now_s() - start);
+			    testutil_now() - start);
 			return 0;
 		}
 	}
@@ -558,7 +520,7 @@ scan(struct clamav_clamd *client, const void *data, size_t len,
 	struct spool *sp = spool_of(data, len, 1024 * 1024);
 	enum clamav_clamd_result r;
 
-	r = clamav_clamd_scan(client, sp, now_s() + seconds, "QID1", arena,
+	r = clamav_clamd_scan(client, sp, testutil_now() + seconds, "QID1", arena,
 	    virus_r, why_r);
 	spool_free(&sp);
 	return r;
@@ -792,7 +754,7 @@ test_spooled(void **state)
 
 	sp = spool_of(msg, len, 4096);
 	assert_false(spool_in_memory(sp));
-	assert_int_equal(clamav_clamd_scan(client, sp, now_s() + 10, "QID1",
+	assert_int_equal(clamav_clamd_scan(client, sp, testutil_now() + 10, "QID1",
 	    arena, &virus, &why), CLAMAV_CLAMD_CLEAN);
 	spool_free(&sp);
 
@@ -801,7 +763,7 @@ test_spooled(void **state)
 	memcpy(msg + at, t.pattern, plen);
 	sp = spool_of(msg, len, 4096);
 	assert_false(spool_in_memory(sp));
-	assert_int_equal(clamav_clamd_scan(client, sp, now_s() + 10, "QID1",
+	assert_int_equal(clamav_clamd_scan(client, sp, testutil_now() + 10, "QID1",
 	    arena, &virus, &why), CLAMAV_CLAMD_VIRUS);
 	assert_string_equal(virus, PATTERN_NAME);
 	spool_free(&sp);
@@ -831,7 +793,7 @@ test_size_limit(void **state)
 	    "ERROR", t.unix_name);
 
 	sp = spool_of(msg, len, 64 * 1024);
-	assert_int_equal(clamav_clamd_scan(client, sp, now_s() + 10, "QID1",
+	assert_int_equal(clamav_clamd_scan(client, sp, testutil_now() + 10, "QID1",
 	    arena, &virus, &why), CLAMAV_CLAMD_ERROR);
 	assert_null(virus);
 	assert_string_equal(why, want);
@@ -903,7 +865,7 @@ test_failover(void **state)
 
 	(void)state;
 	snprintf(missing, sizeof(missing), "unix:%s/missing.sock", t.dir);
-	snprintf(refused, sizeof(refused), "127.0.0.1:%d", free_port());
+	snprintf(refused, sizeof(refused), "127.0.0.1:%d", testutil_free_port());
 	fake_start(&hang, "hangup", FAKE_HANGUP, NULL, 0);
 
 	client = client_of(missing, refused, hang.name, t.unix_name, NULL);
@@ -954,7 +916,7 @@ test_all_down(void **state)
 
 	(void)state;
 	snprintf(missing, sizeof(missing), "unix:%s/missing.sock", t.dir);
-	snprintf(refused, sizeof(refused), "127.0.0.1:%d", free_port());
+	snprintf(refused, sizeof(refused), "127.0.0.1:%d", testutil_free_port());
 
 	client = client_of(refused, missing, NULL);
 	assert_int_equal(scan(client, clean_msg, strlen(clean_msg), 10,
@@ -1072,7 +1034,7 @@ test_replies(void **state)
 	/* and zVERSION wants "ClamAV ..." */
 	fake_start(&fk, "fake", FAKE_REPLY, odd, sizeof(odd) - 1);
 	client = client_of(fk.name, NULL);
-	assert_null(clamav_clamd_version(client, now_s() + 10, arena, &why));
+	assert_null(clamav_clamd_version(client, testutil_now() + 10, arena, &why));
 	assert_string_equal(why, arena_printf(arena, "clamd %s: unexpected "
 	    "reply \"HELLO?\"", fk.name));
 	clamav_clamd_free(&client);
@@ -1106,10 +1068,10 @@ test_broken_off(void **state)
 
 	fake_start(&fk, "early", FAKE_EARLY, limit, sizeof(limit));
 	client = client_of(fk.name, NULL);
-	start = now_s();
+	start = testutil_now();
 	assert_int_equal(scan(client, msg, len, 5, arena, &virus, &why),
 	    CLAMAV_CLAMD_ERROR);
-	assert_true(now_s() - start < 2);
+	assert_true(testutil_now() - start < 2);
 	assert_string_equal(why, arena_printf(arena, "clamd %s: %s",
 	    fk.name, limit));
 	clamav_clamd_free(&client);
@@ -1117,10 +1079,10 @@ test_broken_off(void **state)
 
 	fake_start(&fk, "shutrd", FAKE_SHUTRD, NULL, 0);
 	client = client_of(fk.name, NULL);
-	start = now_s();
+	start = testutil_now();
 	assert_int_equal(scan(client, msg, len, 5, arena, &virus, &why),
 	    CLAMAV_CLAMD_ERROR);
-	assert_true(now_s() - start < 2);
+	assert_true(testutil_now() - start < 2);
 	assert_string_equal(why, arena_printf(arena, "clamd %s: write: "
 	    "Broken pipe", fk.name));
 	clamav_clamd_free(&client);
@@ -1149,29 +1111,29 @@ test_deadline(void **state)
 	fake_start(&silent, "silent", FAKE_SILENT, NULL, 0);
 	client = client_of(silent.name, t.unix_name, NULL);
 
-	start = now_s();
+	start = testutil_now();
 	assert_int_equal(scan(client, clean_msg, strlen(clean_msg), 0.25,
 	    arena, &virus, &why), CLAMAV_CLAMD_ERROR);
-	took = now_s() - start;
+	took = testutil_now() - start;
 	assert_null(virus);
 	assert_string_equal(why, arena_printf(arena, "clamd %s: timed out "
 	    "waiting for the reply", silent.name));
 	assert_true(took >= 0.25 && took < 1.5);
 
 	/* more than the socket buffers hold: the write waits */
-	start = now_s();
+	start = testutil_now();
 	assert_int_equal(scan(client, msg, len, 0.25, arena, &virus, &why),
 	    CLAMAV_CLAMD_ERROR);
-	took = now_s() - start;
+	took = testutil_now() - start;
 	assert_string_equal(why, arena_printf(arena, "clamd %s: timed out "
 	    "sending the message", silent.name));
 	assert_true(took >= 0.25 && took < 1.5);
 
 	/* a deadline already past asks the first server only, briefly */
-	start = now_s();
+	start = testutil_now();
 	assert_int_equal(scan(client, clean_msg, strlen(clean_msg), -1,
 	    arena, &virus, &why), CLAMAV_CLAMD_ERROR);
-	assert_true(now_s() - start < 0.2);
+	assert_true(testutil_now() - start < 0.2);
 	assert_true(strncmp(why, arena_printf(arena, "clamd %s: ",
 	    silent.name), strlen(silent.name) + 8) == 0);
 
@@ -1197,7 +1159,7 @@ test_broken_spool(void **state)
 	assert_non_null(sp);
 	assert_false(spool_append(sp, clean_msg, strlen(clean_msg)));
 	assert_true(spool_error(sp)[0] != '\0');
-	assert_int_equal(clamav_clamd_scan(client, sp, now_s() + 10, "QID1",
+	assert_int_equal(clamav_clamd_scan(client, sp, testutil_now() + 10, "QID1",
 	    arena, &virus, &why), CLAMAV_CLAMD_ERROR);
 	assert_null(virus);
 	assert_string_equal(why, arena_printf(arena, "clamd: spool: %s",
@@ -1219,7 +1181,7 @@ test_version(void **state)
 	(void)state;
 	snprintf(missing, sizeof(missing), "unix:%s/missing.sock", t.dir);
 	client = client_of(missing, t.unix_name, NULL);
-	version = clamav_clamd_version(client, now_s() + 10, arena, &why);
+	version = clamav_clamd_version(client, testutil_now() + 10, arena, &why);
 	assert_non_null(version);
 	assert_null(why);
 	assert_true(strncmp(version, "ClamAV ", 7) == 0);
@@ -1227,7 +1189,7 @@ test_version(void **state)
 	clamav_clamd_free(&client);
 
 	client = client_of(missing, NULL);
-	assert_null(clamav_clamd_version(client, now_s() + 10, arena, &why));
+	assert_null(clamav_clamd_version(client, testutil_now() + 10, arena, &why));
 	assert_string_equal(why, arena_printf(arena, "clamd %s: connect: No "
 	    "such file or directory", missing));
 	clamav_clamd_free(&client);
@@ -1260,11 +1222,11 @@ worker_main(void *arg)
 		    strlen(clean_msg))) {
 			w->wrong++;
 		} else if (bad) {
-			if (clamav_clamd_scan(w->client, sp, now_s() + 10,
+			if (clamav_clamd_scan(w->client, sp, testutil_now() + 10,
 			    "QID1", arena, &virus, &why) !=
 			    CLAMAV_CLAMD_VIRUS || strcmp(virus, EICAR_NAME) != 0)
 				w->wrong++;
-		} else if (clamav_clamd_scan(w->client, sp, now_s() + 10,
+		} else if (clamav_clamd_scan(w->client, sp, testutil_now() + 10,
 		    "QID1", arena, &virus, &why) != CLAMAV_CLAMD_CLEAN)
 			w->wrong++;
 		spool_free(&sp);

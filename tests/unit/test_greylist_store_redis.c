@@ -60,28 +60,7 @@ static char topdir[256];
 static struct server servers[SRV_COUNT];
 static bool have_ipv6;
 
-/* now_s - the monotonic clock in seconds */
-static double
-now_s(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* sleep_s - sleep for s seconds */
-static void
-sleep_s(double s)
-{
-	struct timespec ts = {
-		.tv_sec = (time_t)s,
-		.tv_nsec = (long)((s - (double)(time_t)s) * 1e9),
-	};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		continue;
-}
 
 /* redis_binary - redis-server from PATH, else Debian's; NULL if neither */
 static const char *
@@ -105,23 +84,6 @@ redis_binary(void)
 	    "/usr/bin/redis-server" : NULL;
 }
 
-/* free_port - a loopback TCP port nobody listens on right now */
-static int
-free_port(void)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int fd, port = -1;
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
-		port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
 
 /* ipv6_loopback - whether ::1 can be bound here */
 static bool
@@ -164,7 +126,7 @@ raw_connect(const struct server *srv)
 static int
 server_stop(struct server *srv)
 {
-	double until = now_s() + 10;
+	double until = testutil_now() + 10;
 	int status;
 
 	if (srv->pid <= 0)
@@ -172,12 +134,12 @@ server_stop(struct server *srv)
 	kill(srv->pid, SIGTERM);
 	kill(srv->pid, SIGCONT);
 	while (waitpid(srv->pid, &status, WNOHANG) == 0) {
-		if (now_s() > until) {
+		if (testutil_now() > until) {
 			kill(srv->pid, SIGKILL);
 			waitpid(srv->pid, &status, 0);
 			break;
 		}
-		sleep_s(0.01);
+		testutil_sleep(0.01);
 	}
 	srv->pid = 0;
 	return 0;
@@ -242,7 +204,7 @@ server_start(struct server *srv)
 		execv(bin, argv);
 		_exit(127);
 	}
-	for (until = now_s() + 10; now_s() < until; sleep_s(0.02)) {
+	for (until = testutil_now() + 10; testutil_now() < until; testutil_sleep(0.02)) {
 		if (waitpid(srv->pid, &status, WNOHANG) == srv->pid) {
 			fprintf(stderr, "# redis-server exited (status %d); "
 			    "see %s\n", status, log);
@@ -287,7 +249,7 @@ group_setup(void **state)
 	    server_init(&servers[SRV_OUTAGE], "outage") < 0)
 		return -1;
 	servers[SRV_AUTH].password = "s3cret pass";
-	if ((servers[SRV_MAIN].port = free_port()) < 0)
+	if ((servers[SRV_MAIN].port = testutil_free_port()) < 0)
 		return -1;
 	return server_start(&servers[SRV_MAIN]);
 }
@@ -1136,10 +1098,10 @@ timed_get(struct greylist_store *store, const char *key, double *took,
 {
 	struct greylist_record rec;
 	enum greylist_store_result r;
-	double t0 = now_s();
+	double t0 = testutil_now();
 
 	r = greylist_store_get(store, key, time(NULL), &rec, why);
-	*took = now_s() - t0;
+	*took = testutil_now() - t0;
 	return r;
 }
 
@@ -1176,7 +1138,7 @@ test_outage(void **state)
 	 * more on a new connection, and that cannot be made */
 	assert_int_equal(timed_get(store, "k", &took, &why),
 	    GREYLIST_STORE_ERROR);
-	failed_at = now_s();
+	failed_at = testutil_now();
 	assert_true(took < 0.5);
 	snprintf(want, sizeof(want), "redis %s: cannot connect: No such file "
 	    "or directory", name);
@@ -1195,13 +1157,13 @@ test_outage(void **state)
 
 	/* back on the same socket: no try until the second is over */
 	assert_int_equal(server_start(srv), 0);
-	if (now_s() - failed_at < 0.8) {
+	if (testutil_now() - failed_at < 0.8) {
 		assert_int_equal(timed_get(store, "k", &took, &why),
 		    GREYLIST_STORE_ERROR);
 		assert_string_equal(why.text, down);
 	} else
 		print_message("# restart too slow to see the retry gate\n");
-	sleep_s(1.1);
+	testutil_sleep(1.1);
 	/* the server lost everything; NOTFOUND is an answer */
 	for (i = 0; i < 4; i++)
 		assert_int_equal(timed_get(store, "k", &took, &why),

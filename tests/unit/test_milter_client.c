@@ -132,28 +132,7 @@ test_macro(void *ctx, const char *name)
 	return NULL;
 }
 
-/* now_s - the monotonic clock in seconds */
-static double
-now_s(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* sleep_s - sleep for s seconds */
-static void
-sleep_s(double s)
-{
-	struct timespec ts = {
-		.tv_sec = (time_t)s,
-		.tv_nsec = (long)((s - (double)(time_t)s) * 1e9),
-	};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 /* dq - s with every ' turned into " */
 static char *
@@ -167,23 +146,6 @@ dq(struct arena *arena, const char *s)
 	return t;
 }
 
-/* free_port - a loopback port nobody listens on (just now) */
-static int
-free_port(void)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int fd, port;
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
 
 /* port_open - something accepts connections on the loopback port */
 static bool
@@ -226,19 +188,19 @@ spawn(char *const argv[], const char *out)
 static void
 stop_with(pid_t pid, int sig)
 {
-	double until = now_s() + 5;
+	double until = testutil_now() + 5;
 	int status;
 
 	if (pid <= 0)
 		return;
 	kill(pid, sig);
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_s() > until) {
+		if (testutil_now() > until) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			return;
 		}
-		sleep_s(0.01);
+		testutil_sleep(0.01);
 	}
 }
 
@@ -282,7 +244,7 @@ tm_start_on(struct fx *f, const char *script, bool unix_socket)
 {
 	char prog[512], ready[300], sock[300], out[300], *spath;
 	char *argv[12];
-	double until = now_s() + 10;
+	double until = testutil_now() + 10;
 	FILE *fp;
 	int n = 0, status;
 
@@ -315,10 +277,10 @@ tm_start_on(struct fx *f, const char *script, bool unix_socket)
 			f->pid = 0;
 			fail_msg("testmilter.py exited; see %s", out);
 		}
-		if (now_s() > until)
+		if (testutil_now() > until)
 			fail_msg("testmilter.py not ready in 10 s; see %s",
 			    out);
-		sleep_s(0.01);
+		testutil_sleep(0.01);
 	}
 	assert_non_null(fgets(f->name, sizeof(f->name), fp));
 	fclose(fp);
@@ -340,7 +302,7 @@ tm_start(struct fx *f, const char *script)
 static size_t
 tm_lines(struct fx *f, size_t want, char ***lines_r)
 {
-	double until = now_s() + 5;
+	double until = testutil_now() + 5;
 	char chunk[65536], *p, *nl;
 	size_t n, k;
 	FILE *fp;
@@ -356,9 +318,9 @@ tm_lines(struct fx *f, size_t want, char ***lines_r)
 		for (p = f->logbuf.data; p != NULL &&
 		    (nl = strchr(p, '\n')) != NULL; p = nl + 1)
 			n++;
-		if (n >= want || now_s() > until)
+		if (n >= want || testutil_now() > until)
 			break;
-		sleep_s(0.01);
+		testutil_sleep(0.01);
 	}
 	if (n + 1 > f->lines_cap) {
 		f->lines_cap = n + 1;
@@ -416,7 +378,7 @@ tm_expect_end(struct fx *f)
 	char **lines;
 	size_t have;
 
-	sleep_s(0.2);
+	testutil_sleep(0.2);
 	have = tm_lines(f, 0, &lines);
 	if (have > f->seen)
 		fail_msg("unexpected log line %zu: %s", f->seen + 1,
@@ -729,7 +691,7 @@ test_connect_refused(void **state)
 
 	f->spec = default_spec();
 	f->spec.socket = arena_printf(f->arena, "inet:127.0.0.1:%d",
-	    free_port());
+	    testutil_free_port());
 	open_fails(f, "connect: Connection refused");
 	f->spec.socket = arena_printf(f->arena, "unix:%s/none.sock", f->dir);
 	open_fails(f, "connect: No such file or directory");
@@ -1307,12 +1269,12 @@ test_no_replies(void **state)
 	f->spec.command_timeout = f->spec.content_timeout = 0.2;
 	open_ok(f);
 	EXPECT(f, OPENED);
-	t0 = now_s();
+	t0 = testutil_now();
 	for (ev = 0; ev < EV_EOM; ev++) {
 		test_events[ev].call(f, &r);
 		assert_int_equal(r.action, MILTER_CONTINUE);
 	}
-	assert_true(now_s() - t0 < 0.5);
+	assert_true(testutil_now() - t0 < 0.5);
 	for (ev = 0; ev < EV_EOM; ev++)
 		expect_sent(f, ev);
 	/* end of message is always answered: here too late */
@@ -1335,14 +1297,14 @@ test_no_reply_lie(void **state)
 	open_ok(f);
 	ev_connect(f, &r);
 	assert_int_equal(r.action, MILTER_CONTINUE);
-	sleep_s(0.2);
+	testutil_sleep(0.2);
 	ev_helo(f, &r);
 	assert_failed(f, &r, "unexpected data from the filter before HELO");
 	milter_close(&f->conn);
 	open_ok(f);
 	ev_connect(f, &r);
 	assert_int_equal(r.action, MILTER_CONTINUE);
-	sleep_s(0.2);
+	testutil_sleep(0.2);
 	ev_helo(f, &r);
 	assert_failed(f, &r, "connection closed by the filter before HELO");
 }
@@ -1491,10 +1453,10 @@ test_body_skip(void **state)
 static double
 timed(struct fx *f, enum test_ev ev, struct milter_reply *r)
 {
-	double t0 = now_s();
+	double t0 = testutil_now();
 
 	test_events[ev].call(f, r);
-	return now_s() - t0;
+	return testutil_now() - t0;
 }
 
 /* test_timeouts - a silent filter fails the call at its deadline:
@@ -1530,9 +1492,9 @@ test_timeouts(void **state)
 	milter_close(&f->conn);
 
 	f->spec.connect_timeout = 0.25;
-	t0 = now_s();
+	t0 = testutil_now();
 	f->conn = milter_open(&f->spec, f->arena, &why);
-	t = now_s() - t0;
+	t = testutil_now() - t0;
 	assert_null(f->conn);
 	assert_string_equal(why, arena_printf(f->arena, "filter %s: timed "
 	    "out after 0.25s at negotiation", f->name));
@@ -1562,17 +1524,17 @@ test_connect_timeout(void **state)
 		(void)connect(fds[n], (struct sockaddr *)&sin, sizeof(sin));
 		n++;
 	}
-	sleep_s(0.1);
+	testutil_sleep(0.1);
 	f->spec = default_spec();
 	f->spec.connect_timeout = 0.3;
 	f->spec.socket = arena_printf(f->arena, "inet:127.0.0.1:%d",
 	    ntohs(sin.sin_port));
-	t0 = now_s();
+	t0 = testutil_now();
 	{
 		const char *why = NULL;
 
 		f->conn = milter_open(&f->spec, f->arena, &why);
-		t = now_s() - t0;
+		t = testutil_now() - t0;
 		assert_null(f->conn);
 		/* either the SYN is dropped (timeout in connect) or the
 		 * kernel completes it and nobody negotiates */
@@ -1757,7 +1719,7 @@ test_spec_errors(void **state)
 static pid_t
 start_listening(char *const argv[], const char *out, int port)
 {
-	double until = now_s() + 15;
+	double until = testutil_now() + 15;
 	pid_t pid = spawn(argv, out);
 	int status;
 
@@ -1765,12 +1727,12 @@ start_listening(char *const argv[], const char *out, int port)
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			fail_msg("%s exited (status %d); see %s", argv[0],
 			    status, out);
-		if (now_s() > until) {
+		if (testutil_now() > until) {
 			stop(pid);
 			fail_msg("%s does not listen on port %d; see %s",
 			    argv[0], port, out);
 		}
-		sleep_s(0.02);
+		testutil_sleep(0.02);
 	}
 	return pid;
 }
@@ -1828,7 +1790,7 @@ test_filterd(void **state)
 		fprintf(stderr, "# %s not built\n", bin);
 		skip();
 	}
-	port = free_port();
+	port = testutil_free_port();
 	snprintf(conf, sizeof(conf), "%s/filterd.conf", f->dir);
 	snprintf(out, sizeof(out), "%s/filterd.log", f->dir);
 	testutil_put(f->arena, f->dir, "filterd.conf", arena_printf(f->arena,
@@ -1907,7 +1869,7 @@ test_opendkim(void **state)
 	snprintf(cmd, sizeof(cmd), "%s -b 1024 -D %s -d example.com -s sel",
 	    OPENDKIM_GENKEY, f->dir);
 	assert_int_equal(system(cmd), 0);
-	port = free_port();
+	port = testutil_free_port();
 	snprintf(conf, sizeof(conf), "%s/opendkim.conf", f->dir);
 	snprintf(out, sizeof(out), "%s/opendkim.log", f->dir);
 	testutil_put(f->arena, f->dir, "opendkim.conf", arena_printf(f->arena,

@@ -178,28 +178,7 @@ test_macro(void *ctx, const char *name)
 	return NULL;
 }
 
-/* now_s - the monotonic clock in seconds */
-static double
-now_s(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* sleep_s - sleep for s seconds */
-static void
-sleep_s(double s)
-{
-	struct timespec ts = {
-		.tv_sec = (time_t)s,
-		.tv_nsec = (long)((s - (double)(time_t)s) * 1e9),
-	};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 /* dq - s with every ' turned into " */
 static char *
@@ -213,23 +192,6 @@ dq(struct arena *arena, const char *s)
 	return t;
 }
 
-/* free_port - a loopback port nobody listens on (just now) */
-static int
-free_port(void)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int fd, port;
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
 
 /* spawn - run argv in the background, output to out; its pid */
 static pid_t
@@ -257,19 +219,19 @@ spawn(char *const argv[], const char *out)
 static void
 stop(pid_t pid)
 {
-	double until = now_s() + 5;
+	double until = testutil_now() + 5;
 	int status;
 
 	if (pid <= 0)
 		return;
 	kill(pid, SIGTERM);
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_s() > until) {
+		if (testutil_now() > until) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			return;
 		}
-		sleep_s(0.01);
+		testutil_sleep(0.01);
 	}
 }
 
@@ -300,7 +262,7 @@ tm_start(struct fx *f, size_t i, const char *script)
 	struct tfilter *t = &f->tm[i];
 	char prog[512], ready[300], out[300], log[sizeof(t->log)], *spath;
 	char *argv[12];
-	double until = now_s() + 10;
+	double until = testutil_now() + 10;
 	FILE *fp;
 	int n = 0, status;
 
@@ -332,10 +294,10 @@ tm_start(struct fx *f, size_t i, const char *script)
 			t->pid = 0;
 			fail_msg("testmilter.py exited; see %s", out);
 		}
-		if (now_s() > until)
+		if (testutil_now() > until)
 			fail_msg("testmilter.py not ready in 10 s; see %s",
 			    out);
-		sleep_s(0.01);
+		testutil_sleep(0.01);
 	}
 	assert_non_null(fgets(t->name, sizeof(t->name), fp));
 	fclose(fp);
@@ -354,7 +316,7 @@ spec_dead(struct fx *f, size_t i, enum milter_default d)
 {
 	f->specs[i] = default_spec(f, i);
 	f->specs[i].socket = arena_printf(f->arena, "inet:127.0.0.1:%d",
-	    free_port());
+	    testutil_free_port());
 	f->specs[i].default_action = d;
 	if (f->n < i + 1)
 		f->n = i + 1;
@@ -366,7 +328,7 @@ static size_t
 read_lines(struct fx *f, const char *path, size_t want, double wait,
     char ***lines_r)
 {
-	double until = now_s() + wait;
+	double until = testutil_now() + wait;
 	char chunk[65536], *p, *nl;
 	size_t n, k;
 	FILE *fp;
@@ -382,9 +344,9 @@ read_lines(struct fx *f, const char *path, size_t want, double wait,
 		for (p = f->logbuf.data; p != NULL &&
 		    (nl = strchr(p, '\n')) != NULL; p = nl + 1)
 			n++;
-		if (n >= want || now_s() > until)
+		if (n >= want || testutil_now() > until)
 			break;
-		sleep_s(0.01);
+		testutil_sleep(0.01);
 	}
 	if (n + 1 > f->lines_cap) {
 		f->lines_cap = n + 1;
@@ -445,7 +407,7 @@ tm_expect_end(struct fx *f, size_t i)
 	char **lines;
 	size_t have;
 
-	sleep_s(0.15);
+	testutil_sleep(0.15);
 	have = read_lines(f, f->tm[i].log, 0, 0, &lines);
 	if (have > f->tm[i].seen)
 		fail_msg("m%zu: unexpected log line %zu: %s", i + 1,
@@ -1727,7 +1689,7 @@ test_abort(void **state)
 	    D_R, E_R, "{'event':'closed'}");
 	/* m3 has closed its end (it logs that just before): give the FIN
 	 * a moment, then the abort finds out */
-	sleep_s(0.1);
+	testutil_sleep(0.1);
 	log_begin(f);
 	milters_abort(f->ms);
 	LOG_END(f, "warning: milter m3: abort failed; default_action "

@@ -92,23 +92,6 @@ static char g_dir[256];
 static unsigned g_port;
 static pid_t g_sink = -1, g_py = -1;
 
-/* free_port - a TCP port free on 127.0.0.1 and 127.0.0.2 (probably) */
-static unsigned
-free_port(void)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	unsigned port;
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
-		return 0;
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
 
 /* wait_file - until path exists (10 s) */
 static bool
@@ -266,7 +249,7 @@ group_setup(void **state)
 	arena_destroy(&a);
 	snprintf(zones, sizeof(zones), "%s/top", g_dir);
 	setenv("TOP", zones, 1);
-	if ((g_port = free_port()) == 0)
+	if ((g_port = testutil_free_port()) == 0)
 		return -1;
 	return testutil_dns_start(&g_nsd, "test_smtp_client", TOP_SRCDIR,
 	    &g_dns, &g_quiet);

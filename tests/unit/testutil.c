@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -366,4 +367,47 @@ testutil_dns_stop(struct testutil_nsd *nsd, struct dns **ok,
 	dns_destroy(ok);
 	dns_destroy(quiet);
 	return testutil_nsd_stop(nsd);
+}
+
+/* testutil_now - CLOCK_MONOTONIC as seconds */
+double
+testutil_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* testutil_sleep - nanosleep through signals */
+void
+testutil_sleep(double s)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)s,
+		.tv_nsec = (long)((s - (double)(time_t)s) * 1e9),
+	};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* testutil_free_port - bind port 0 on 127.0.0.1 and give it back */
+int
+testutil_free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd, port = -1;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		fail_msg("socket: %s", strerror(errno));
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
+	close(fd);
+	if (port < 0)
+		fail_msg("no free loopback port: %s", strerror(errno));
+	return port;
 }

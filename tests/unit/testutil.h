@@ -49,6 +49,14 @@ char *testutil_replace(struct arena *arena, const char *dir,
  * (log_panic) */
 void testutil_expect_abort(void (*fn)(void));
 
+/* testutil_now - the monotonic clock in seconds */
+double testutil_now(void);
+/* testutil_sleep - sleep s seconds (EINTR resumed) */
+void testutil_sleep(double s);
+/* testutil_free_port - a loopback TCP port nobody listens on just now
+ * (fails the test when none can be had) */
+int testutil_free_port(void);
+
 /*
  * A private nsd (which must be installed: a missing nsd is a failed
  * start, not a skipped test) on a free loopback port serving every zone

@@ -73,6 +73,8 @@ struct qmgr_msg {
 	unsigned jobs_left;
 	const char *last_why;		/* last deferral reason */
 	struct qmgr_job *routed;	/* from the intake, to schedule */
+	bool again;			/* reappeared in incoming/ while in
+					   memory (a flush): take it again */
 	struct qmgr_msg *prev, *next;
 };
 
@@ -97,6 +99,7 @@ struct qmgr {
 
 static void qmgr_schedule(struct qmgr *qm);
 static void qmgr_message_end(struct qmgr_msg *m);
+static void qmgr_intake(struct qmgr *qm, const char *id);
 
 /* --- messages ---------------------------------------------------------- */
 
@@ -117,7 +120,10 @@ static void
 qmgr_forget(struct qmgr_msg *m)
 {
 	struct qmgr *qm = m->qm;
+	char id[QUEUE_ID_LEN + 1];
+	bool again = m->again;
 
+	snprintf(id, sizeof(id), "%s", m->id);
 	if (m->prev != NULL)
 		m->prev->next = m->next;
 	else
@@ -127,6 +133,8 @@ qmgr_forget(struct qmgr_msg *m)
 	qm->n_msgs--;
 	arena_destroy(&m->arena);
 	free(m);
+	if (again)
+		qmgr_intake(qm, id);
 	if (qm->rescan)
 		qmgr_schedule(qm);
 }
@@ -270,8 +278,14 @@ qmgr_intake(struct qmgr *qm, const char *id)
 {
 	struct qmgr_msg *m;
 
-	if (qm->stopping || qmgr_find(qm, id) != NULL)
+	if (qm->stopping)
 		return;
+	if ((m = qmgr_find(qm, id)) != NULL) {
+		/* still finishing (e.g. flushed back as it was deferred):
+		 * taken again when it leaves memory */
+		m->again = true;
+		return;
+	}
 	if (qm->n_msgs >= QMGR_ACTIVE_MAX) {
 		qm->rescan = true;	/* it waits in incoming/ */
 		return;

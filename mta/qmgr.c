@@ -183,10 +183,15 @@ qmgr_route(struct qmgr_msg *m)
 			    msg->rcpts[i].addr, why);
 			return false;
 		}
+		/* one job per next hop; error: transports with different
+		 * texts (and Maildir templates) are different jobs */
 		for (j = jobs; j != NULL; j = j->next)
 			if (strcmp(j->t.nexthop, t.nexthop) == 0 &&
 			    (t.kind != TRANSPORT_MAILDIR ||
-			    strcmp(j->t.maildir, t.maildir) == 0))
+			    strcmp(j->t.maildir, t.maildir) == 0) &&
+			    (t.kind != TRANSPORT_ERROR ||
+			    (strcmp(j->t.text, t.text) == 0 &&
+			    strcmp(j->t.status, t.status) == 0)))
 				break;
 		if (j == NULL) {
 			j = arena_alloc(m->arena, sizeof(*j));

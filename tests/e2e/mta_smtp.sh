@@ -609,6 +609,6 @@ $(for i in $(seq 19); do printf '>> FROB\n< 502 5.5.2 Error: command not recogni
 <.
 EOF
 
-diag "mta log tail:"
-diag_file "$MTA_LOG" 5
+stop_pid "$MTA_PID" 10
+check_no_sanitizer "$MTA_LOG"
 done_testing

@@ -328,37 +328,9 @@ static size_t
 read_lines(struct fx *f, const char *path, size_t want, double wait,
     char ***lines_r)
 {
-	double until = testutil_now() + wait;
-	char chunk[65536], *p, *nl;
-	size_t n, k;
-	FILE *fp;
+	size_t n = testutil_lines(path, want, wait, &f->logbuf, &f->lines,
+	    &f->lines_cap);
 
-	for (;;) {
-		buf_reset(&f->logbuf);
-		if ((fp = fopen(path, "r")) != NULL) {
-			while ((k = fread(chunk, 1, sizeof(chunk), fp)) > 0)
-				buf_append(&f->logbuf, chunk, k);
-			fclose(fp);
-		}
-		n = 0;
-		for (p = f->logbuf.data; p != NULL &&
-		    (nl = strchr(p, '\n')) != NULL; p = nl + 1)
-			n++;
-		if (n >= want || testutil_now() > until)
-			break;
-		testutil_sleep(0.01);
-	}
-	if (n + 1 > f->lines_cap) {
-		f->lines_cap = n + 1;
-		f->lines = realloc(f->lines, f->lines_cap * sizeof(char *));
-		assert_non_null(f->lines);
-	}
-	n = 0;
-	for (p = f->logbuf.data; p != NULL && (nl = strchr(p, '\n')) != NULL;
-	    p = nl + 1) {
-		*nl = '\0';
-		f->lines[n++] = p;
-	}
 	*lines_r = f->lines;
 	return n;
 }

@@ -29,6 +29,7 @@
 
 #include "arena.h"
 #include "dns.h"
+#include "buf.h"
 #include "testutil.h"
 
 /* testutil_tmpdir - mkdtemp "/tmp/NAME.XXXXXX" into buf; 0 or -1 */
@@ -410,4 +411,46 @@ testutil_free_port(void)
 	if (port < 0)
 		fail_msg("no free loopback port: %s", strerror(errno));
 	return port;
+}
+
+/* testutil_lines - the file's complete lines (a log another process
+ * writes), waiting up to wait seconds until there are at least want:
+ * read into b, split in place; *lines (realloc'ed, *cap entries) points
+ * into b */
+size_t
+testutil_lines(const char *path, size_t want, double wait, struct buf *b,
+    char ***lines, size_t *cap)
+{
+	double until = testutil_now() + wait;
+	char chunk[65536], *p, *nl;
+	size_t n, k;
+	FILE *fp;
+
+	for (;;) {
+		buf_reset(b);
+		if ((fp = fopen(path, "r")) != NULL) {
+			while ((k = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+				buf_append(b, chunk, k);
+			fclose(fp);
+		}
+		n = 0;
+		for (p = b->data; p != NULL &&
+		    (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+			n++;
+		if (n >= want || testutil_now() > until)
+			break;
+		testutil_sleep(0.01);
+	}
+	if (n + 1 > *cap) {
+		*cap = n + 1;
+		*lines = realloc(*lines, *cap * sizeof(char *));
+		assert_non_null(*lines);
+	}
+	n = 0;
+	for (p = b->data; p != NULL && (nl = strchr(p, '\n')) != NULL;
+	    p = nl + 1) {
+		*nl = '\0';
+		(*lines)[n++] = p;
+	}
+	return n;
 }

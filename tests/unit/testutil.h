@@ -55,7 +55,13 @@ double testutil_now(void);
 void testutil_sleep(double s);
 /* testutil_free_port - a loopback TCP port nobody listens on just now
  * (fails the test when none can be had) */
+struct buf;
 int testutil_free_port(void);
+/* testutil_lines - the complete lines of path (a log being written),
+ * waiting up to wait s for at least want; read into b, split in place,
+ * *lines (realloc'ed, *cap entries) points into b; the count */
+size_t testutil_lines(const char *path, size_t want, double wait,
+    struct buf *b, char ***lines, size_t *cap);
 
 /*
  * A private nsd (which must be installed: a missing nsd is a failed

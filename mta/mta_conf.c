@@ -229,6 +229,10 @@ const struct conf_setting mta_settings_table[] = {
 	{ .name = "maximal_queue_lifetime", .type = CONF_DURATION,
 	  .def = "5d", .offset = MTA_OFF(maximal_queue_lifetime),
 	  .min = "0s", .help = "a message undeliverable this long bounces" },
+	{ .name = "delay_warning_time", .type = CONF_DURATION, .def = "0s",
+	  .offset = MTA_OFF(delay_warning_time), .min = "0s",
+	  .help = "a message still undelivered this long gets one delay "
+	    "DSN to its sender; 0 = never" },
 	{ .name = "queue_run_delay", .type = CONF_DURATION, .def = "300s",
 	  .offset = MTA_OFF(queue_run_delay), .min = "1s",
 	  .help = "how often deferred/ is scanned for messages due" },

@@ -87,6 +87,7 @@ struct mta_settings {
 	double minimal_backoff_time;
 	double maximal_backoff_time;
 	double maximal_queue_lifetime;
+	double delay_warning_time;	/* 0: none */
 	double queue_run_delay;
 	unsigned long destination_concurrency_limit;
 	unsigned long delivery_threads;

@@ -155,6 +155,14 @@ qmgr_dest_get(struct qmgr *qm, const char *nexthop)
 	return d;
 }
 
+/* qmgr_pending - a recipient state still to deliver: 'P', or 'W'
+ * (pending, its delay DSN sent) */
+static bool
+qmgr_pending(char state)
+{
+	return state == 'P' || state == 'W';
+}
+
 /* --- intake -------------------------------------------------------------- */
 
 /*
@@ -174,7 +182,7 @@ qmgr_route(struct qmgr_msg *m)
 		struct transport t;
 		const char *why;
 
-		if (m->e.rcpt_states[i] != 'P')
+		if (!qmgr_pending(m->e.rcpt_states[i]))
 			continue;
 		if (transport_resolve(&qm->resolver, msg->rcpts[i].addr,
 		    m->arena, &t, &why) != TABLE_FOUND) {
@@ -330,20 +338,68 @@ qmgr_result(struct smtp_rcpt *r, enum deliver_status st, const char *dsn,
 	r->result.text = text;
 }
 
+/* qmgr_postmaster - double_bounce_recipient as an address */
+static const char *
+qmgr_postmaster(const struct mta_settings *set, struct arena *arena)
+{
+	return strchr(set->double_bounce_recipient, '@') != NULL ?
+	    set->double_bounce_recipient : arena_printf(arena, "%s@%s",
+	    set->double_bounce_recipient, set->myhostname);
+}
+
+/*
+ * qmgr_dsn_send - a DSN about recipients br[0..k) of m queued into
+ * incoming/ (job thread), logged as Postfix does ("sender KIND
+ * notification: ID"); false with a warning when it cannot be made or
+ * queued. return_limit 0: the original's headers only.
+ */
+static bool
+qmgr_dsn_send(struct qmgr_msg *m, const struct bounce_rcpt *br, size_t k,
+    uint64_t return_limit, const char *kind, struct arena *arena)
+{
+	struct qmgr *qm = m->qm;
+	const struct mta_settings *set = &qm->conf->set;
+	struct bounce_request rq = {
+		.orig = m->e.msg,
+		.qid = m->id,
+		.arrival = (time_t)(m->e.arrival_us / 1000000),
+		.reporting_mta = set->myhostname,
+		.postmaster = qmgr_postmaster(set, arena),
+		.double_bounce = *m->e.msg->sender == '\0',
+		.rcpts = br,
+		.n_rcpts = k,
+		.return_limit = return_limit,
+		.temp_dir = set->temp_dir,
+		.spool_memory = set->spool_memory,
+	};
+	struct message *dsn;
+	const char *why;
+	char id[QUEUE_ID_LEN + 1];
+
+	if ((dsn = bounce_compose(&rq, arena, &why)) == NULL) {
+		log_msg(LOG_WARNING, m->id, "cannot make a %s notification: "
+		    "%s", kind, why);
+		return false;
+	}
+	queue_id_new(qm->queue, id);
+	if (!queue_store(qm->queue, dsn, NULL, QUEUE_INCOMING, id)) {
+		log_msg(LOG_WARNING, m->id, "cannot queue a %s notification: "
+		    "%s", kind, strerror(errno));
+		return false;
+	}
+	log_msg(LOG_INFO, m->id, "sender %s notification: %s", kind, id);
+	return true;
+}
+
 /* qmgr_bounce - a DSN for the failed recipients of job j (job thread);
  * false when it could not be queued (the recipients then stay pending) */
 static bool
 qmgr_bounce(struct qmgr_job *j, const size_t *failed, size_t n)
 {
-	struct qmgr *qm = j->qm;
 	struct qmgr_msg *m = j->msg;
 	const struct message *msg = m->e.msg;
-	const struct mta_settings *set = &qm->conf->set;
+	const char *postmaster;
 	struct bounce_rcpt *br;
-	struct bounce_request rq = { 0 };
-	struct message *dsn;
-	const char *why;
-	char id[QUEUE_ID_LEN + 1];
 	size_t i, k = 0;
 	bool double_bounce = *msg->sender == '\0';
 
@@ -370,44 +426,22 @@ qmgr_bounce(struct qmgr_job *j, const size_t *failed, size_t n)
 	}
 	if (k == 0)
 		return true;	/* NOTIFY=NEVER or not FAILURE */
-	rq.postmaster = strchr(set->double_bounce_recipient, '@') ?
-	    set->double_bounce_recipient : arena_printf(j->arena, "%s@%s",
-	    set->double_bounce_recipient, set->myhostname);
 	if (double_bounce) {
 		/* a bounce that cannot be delivered goes to postmaster; one
 		 * to postmaster that cannot is logged and dropped, never
 		 * bounced again */
+		postmaster = qmgr_postmaster(&j->qm->conf->set, j->arena);
 		for (i = 0; i < k; i++)
-			if (strcasecmp(br[i].addr, rq.postmaster) != 0)
+			if (strcasecmp(br[i].addr, postmaster) != 0)
 				break;
 		if (i == k) {
 			log_msg(LOG_WARNING, m->id, "undeliverable double "
-			    "bounce to <%s>: dropped", rq.postmaster);
+			    "bounce to <%s>: dropped", postmaster);
 			return true;
 		}
 	}
-	rq.orig = msg;
-	rq.qid = m->id;
-	rq.arrival = (time_t)(m->e.arrival_us / 1000000);
-	rq.reporting_mta = set->myhostname;
-	rq.double_bounce = double_bounce;
-	rq.rcpts = br;
-	rq.n_rcpts = k;
-	rq.return_limit = set->bounce_size_limit;
-	rq.temp_dir = set->temp_dir;
-	rq.spool_memory = set->spool_memory;
-	if ((dsn = bounce_compose(&rq, j->arena, &why)) == NULL) {
-		log_msg(LOG_WARNING, m->id, "cannot make a DSN: %s", why);
-		return false;
-	}
-	queue_id_new(qm->queue, id);
-	if (!queue_store(qm->queue, dsn, NULL, QUEUE_INCOMING, id)) {
-		log_msg(LOG_WARNING, m->id, "cannot queue a DSN: %s",
-		    strerror(errno));
-		return false;
-	}
-	log_msg(LOG_INFO, m->id, "sender non-delivery notification: %s", id);
-	return true;
+	return qmgr_dsn_send(m, br, k, j->qm->conf->set.bounce_size_limit,
+	    "non-delivery", j->arena);
 }
 
 /*
@@ -420,15 +454,9 @@ qmgr_bounce(struct qmgr_job *j, const size_t *failed, size_t n)
 static void
 qmgr_success(struct qmgr_job *j, const size_t *done, size_t n_done)
 {
-	struct qmgr *qm = j->qm;
 	struct qmgr_msg *m = j->msg;
 	const struct message *msg = m->e.msg;
-	const struct mta_settings *set = &qm->conf->set;
-	struct bounce_request rq = { 0 };
 	struct bounce_rcpt *br;
-	struct message *dsn;
-	const char *why;
-	char id[QUEUE_ID_LEN + 1];
 	size_t i, x, k = 0;
 
 	if (*msg->sender == '\0' || n_done == 0)
@@ -458,30 +486,73 @@ qmgr_success(struct qmgr_job *j, const size_t *done, size_t n_done)
 		br[k].last_attempt = time(NULL);
 		k++;
 	}
-	if (k == 0)
+	if (k > 0)
+		(void)qmgr_dsn_send(m, br, k, 0, "delivery status", j->arena);
+}
+
+/*
+ * qmgr_delay_warn - once a message has waited delay_warning_time, its
+ * pending recipients ('P') get one "delayed" DSN (job thread), headers
+ * only, with the last deferral reason and when we give up; they are
+ * marked 'W' in the queue file so that a restart never warns twice.
+ * Never for the null sender (nobody to tell) and never for recipients
+ * whose NOTIFY leaves out DELAY. A DSN that cannot be queued is tried
+ * again at the next deferral.
+ */
+static void
+qmgr_delay_warn(struct qmgr_msg *m, const size_t *pending, size_t n,
+    time_t now)
+{
+	struct qmgr *qm = m->qm;
+	const struct mta_settings *set = &qm->conf->set;
+	const struct message *msg = m->e.msg;
+	time_t arrival = (time_t)(m->e.arrival_us / 1000000);
+	const char *status = "4.0.0", *diagnostic = m->last_why;
+	struct bounce_rcpt *br;
+	size_t i, k = 0, nw = 0, *warn;
+
+	if (set->delay_warning_time <= 0 ||
+	    (double)(now - arrival) < set->delay_warning_time)
 		return;
-	rq.orig = msg;
-	rq.qid = m->id;
-	rq.arrival = (time_t)(m->e.arrival_us / 1000000);
-	rq.reporting_mta = set->myhostname;
-	rq.rcpts = br;
-	rq.n_rcpts = k;
-	rq.return_limit = 0;	/* success: headers only */
-	rq.temp_dir = set->temp_dir;
-	rq.spool_memory = set->spool_memory;
-	if ((dsn = bounce_compose(&rq, j->arena, &why)) == NULL) {
-		log_msg(LOG_WARNING, m->id, "cannot make a success DSN: %s",
-		    why);
+	warn = arena_alloc(m->arena, (n + 1) * sizeof(*warn));
+	br = arena_alloc(m->arena, (n + 1) * sizeof(*br));
+	if (diagnostic != NULL && diagnostic[0] == '4' &&
+	    strcspn(diagnostic, " ") > 4) {
+		/* last_why is "4.x.y text" */
+		status = arena_strndup(m->arena, diagnostic,
+		    strcspn(diagnostic, " "));
+		diagnostic += strcspn(diagnostic, " ");
+		diagnostic += strspn(diagnostic, " ");
+	}
+	for (i = 0; i < n; i++) {
+		const struct message_rcpt *r = &msg->rcpts[pending[i]];
+
+		if (m->e.rcpt_states[pending[i]] != 'P')
+			continue;
+		warn[nw++] = pending[i];
+		if (*msg->sender == '\0' || !bounce_wanted(r->notify,
+		    BOUNCE_DELAYED))
+			continue;
+		br[k].addr = r->addr;
+		br[k].orcpt = r->orcpt;
+		br[k].action = BOUNCE_DELAYED;
+		br[k].status = status;
+		br[k].diagnostic = diagnostic;
+		br[k].last_attempt = now;
+		br[k].retry_until = arrival +
+		    (time_t)set->maximal_queue_lifetime;
+		k++;
+	}
+	if (nw == 0 || (k > 0 && !qmgr_dsn_send(m, br, k, 0, "delay",
+	    m->arena)))
+		return;
+	if (queue_set_rcpt_states(qm->queue, &m->e, warn, nw, 'W') < 0) {
+		log_msg(LOG_WARNING, m->id, "cannot record the delay "
+		    "notification: %s", strerror(errno));
 		return;
 	}
-	queue_id_new(qm->queue, id);
-	if (!queue_store(qm->queue, dsn, NULL, QUEUE_INCOMING, id)) {
-		log_msg(LOG_WARNING, m->id, "cannot queue a success DSN: %s",
-		    strerror(errno));
-		return;
-	}
-	log_msg(LOG_INFO, m->id, "sender delivery status notification: %s",
-	    id);
+	for (i = 0; i < nw; i++)
+		m->e.rcpt_states[warn[i]] = 'W';
 }
 
 /*
@@ -724,7 +795,7 @@ qmgr_end_work(void *arg)
 	msg = m->e.msg;
 	pending = arena_alloc(m->arena, (msg->n_rcpts + 1) * sizeof(*pending));
 	for (i = 0; i < msg->n_rcpts; i++)
-		if (m->e.rcpt_states[i] == 'P')
+		if (qmgr_pending(m->e.rcpt_states[i]))
 			pending[n++] = i;
 	if (n == 0) {
 		if (queue_delete(qm->queue, m->id) >= 0)
@@ -756,6 +827,7 @@ qmgr_end_work(void *arg)
 			return;
 		}
 	}
+	qmgr_delay_warn(m, pending, n, now);
 	/* the next attempt: as long again as the message has waited,
 	 * within the backoff bounds (so the waits double) */
 	wait = now - arrival;

@@ -98,7 +98,7 @@ static const char *const queue_body_names[] = {
 };
 
 /* the recipient states a file may hold */
-static const char queue_rcpt_states[] = "PDBX";
+static const char queue_rcpt_states[] = "PWDBX";
 
 /* per-process sequence for the last five characters of an id */
 static atomic_uint queue_counter;

@@ -27,7 +27,8 @@
  *		envid, body (7BIT, 8BITMIME, BINARYMIME), smtputf8 (yes)
  *	'S'	the sender ("" for <>)
  *	'R'	a recipient (any number, in order): 1 byte state ('P'
- *		pending, 'D' delivered, 'B' bounced, 'X' expanded), 1 byte
+ *		pending, 'W' pending with its delay DSN sent, 'D'
+ *		delivered, 'B' bounced, 'X' expanded), 1 byte
  *		NOTIFY bits, then "addr\0orcpt\0params" (empty strings for
  *		none). The state byte is first in the record so that the
  *		delivery side can rewrite it in place (issue 8).
@@ -158,8 +159,8 @@ void queue_id_new(struct queue *q, char id_r[QUEUE_ID_LEN + 1]);
 /*
  * queue_set_rcpt_states - set the state of recipients idx[0..n) of the
  * message e (as read by queue_read, still in e->queue) to state ('D'
- * delivered, 'B' bounced, 'X' expanded, 'P' pending), in place, and
- * fsync: a recipient marked done is never delivered again after a crash.
+ * delivered, 'B' bounced, 'X' expanded, 'P' pending, 'W' warned), in
+ * place, and fsync: a recipient marked done is never delivered again after a crash.
  * 1 done, 0 the file is gone (deleted meanwhile), -1 error (errno).
  */
 int queue_set_rcpt_states(struct queue *q, const struct queue_entry *e,

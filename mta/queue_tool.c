@@ -71,6 +71,7 @@ static const struct {
 	const char *name;
 } queue_tool_states[] = {
 	{ .state = 'P', .name = "pending" },
+	{ .state = 'W', .name = "delayed" },	/* pending, delay DSN sent */
 	{ .state = 'D', .name = "delivered" },
 	{ .state = 'B', .name = "bounced" },
 	{ .state = 'X', .name = "expanded" },

@@ -257,7 +257,8 @@ smtp_tls_security_level = none
 queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
-maximal_queue_lifetime = 8s" || setup_fail "postern-mta (retries) does not start"
+maximal_queue_lifetime = 8s
+delay_warning_time = 3s" || setup_fail "postern-mta (retries) does not start"
 
 send s@back.example r@retry.example "retry me"
 RQID=$QID
@@ -278,8 +279,59 @@ else
 	diag_file "$MTA_LOG" 10
 fi
 
-send sender@back.example gone@remote.example "expire me"
-XQID=$QID
+# two recipients that never get through: one with the default NOTIFY
+# (failures and delays are reported), one with NOTIFY=FAILURE only
+converse "a message for a next hop that never answers is queued" "$PORT" <<EOF
+<<
+>> EHLO client.example
+<<
+>> MAIL FROM:<sender@back.example>
+< 250 2.1.0 Ok
+>> RCPT TO:<gone@remote.example>
+< 250 2.1.5 Ok
+>> RCPT TO:<quiet@remote.example> NOTIFY=FAILURE
+< 250 2.1.5 Ok
+>> DATA
+< 354 End data with <CR><LF>.<CR><LF>
+> Subject: expire me\r\n\r\nhi\r\n.\r\n
+<~ 250 2\.0\.0 Ok: queued as [0-9A-Z]{16}
+EOF
+XQID=$(sed -n 's/.* \([0-9A-Z]\{16\}\): from=<sender@back\.example>.*/\1/p' \
+    "$MTA_LOG" | head -n 1)
+
+# delay_warning_time: one "delayed" DSN once the message is 3s old
+if wait_log "$XQID: sender delay notification: " 10; then
+	ok "past delay_warning_time the sender gets a delay notification"
+else
+	not_ok "past delay_warning_time the sender gets a delay notification"
+	diag_file "$MTA_LOG" 20
+fi
+f=$(sink_find "Action: delayed" 15)
+if [ -n "$f" ]; then
+	/usr/bin/python3 - "$f" "$XQID" <<'PY'
+import email, sys
+msg = email.message_from_bytes(open(sys.argv[1], "rb").read())
+assert msg.get_content_type() == "multipart/report", msg.get_content_type()
+assert "sender@back.example" in msg["To"], msg["To"]
+parts = msg.get_payload()
+blocks = parts[1].get_payload()
+assert blocks[0]["X-Postern-Queue-ID"] == sys.argv[2], blocks[0].items()
+rcpts = blocks[1:]
+assert len(rcpts) == 1, [b.items() for b in rcpts]
+r = rcpts[0]
+assert r["Final-Recipient"] == "rfc822; gone@remote.example", r.items()
+assert r["Action"] == "delayed", r.items()
+assert r["Status"].startswith("4."), r.items()
+assert "Will-Retry-Until" in r, r.items()
+assert "connect to" in r["Diagnostic-Code"], r.items()
+assert parts[2].get_content_type() == "text/rfc822-headers", \
+    parts[2].get_content_type()
+PY
+	is "$?" 0 "the delay DSN: Action delayed, 4.x.x, Will-Retry-Until, headers only, the NOTIFY=FAILURE recipient left out"
+else
+	not_ok "the delay DSN reaches the sender's server"
+fi
+
 if wait_log "$XQID: to=<gone@remote\.example>, status=expired \(delivery time expired" 25; then
 	ok "past maximal_queue_lifetime the recipient expires"
 else
@@ -289,21 +341,39 @@ fi
 wait_log "$XQID: removed" 5
 like "$(cat "$MTA_LOG")" "$XQID: sender non-delivery notification" \
     "and a DSN is queued for the sender"
-f=$(sink_find "X-Postern-Queue-ID: $XQID" 15)
+is "$(grep -c "$XQID: sender delay notification" "$MTA_LOG")" 1 \
+    "one delay notification in all, though the message was deferred again"
+is "$(grep -c "$XQID: to=<gone@remote\.example>.*status=deferred" \
+    "$MTA_LOG" | awk '{ print ($1 > 2) ? "more than twice" : $1 }')" \
+    "more than twice" "(it was deferred more than twice)"
+# the sink file holding both TEXTs (the delay DSN names the queue id too)
+sink_find2() {
+	local i f
+	for ((i = 0; i < $3 * 10; i++)); do
+		f=$(grep -rlF -- "$1" "$SINK_DIR"/ 2>/dev/null |
+		    xargs -r grep -lF -- "$2" | head -n 1)
+		[ -n "$f" ] && { printf '%s\n' "$f"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+f=$(sink_find2 "X-Postern-Queue-ID: $XQID" "Action: failed" 15)
 if [ -n "$f" ]; then
 	/usr/bin/python3 - "$f" <<'PY'
 import email, sys
 msg = email.message_from_bytes(open(sys.argv[1], "rb").read())
 assert msg.get_content_type() == "multipart/report"
-fields = {}
-for block in msg.get_payload()[1].get_payload():
-    for k, v in block.items():
-        fields[k.lower()] = v
-assert fields["action"] == "failed", fields
-assert fields["status"] == "4.4.7", fields
-assert "delivery time expired" in fields["diagnostic-code"], fields
+rcpts = {}
+for block in msg.get_payload()[1].get_payload()[1:]:
+    rcpts[block["Final-Recipient"]] = block
+assert sorted(rcpts) == ["rfc822; gone@remote.example",
+                         "rfc822; quiet@remote.example"], sorted(rcpts)
+for r in rcpts.values():
+    assert r["Action"] == "failed", r.items()
+    assert r["Status"] == "4.4.7", r.items()
+    assert "delivery time expired" in r["Diagnostic-Code"], r.items()
 PY
-	is "$?" 0 "the expiry DSN parses: Action failed, Status 4.4.7"
+	is "$?" 0 "the expiry DSN parses: both recipients, Action failed, Status 4.4.7"
 else
 	not_ok "the expiry DSN reaches the sender's server"
 fi

@@ -258,6 +258,7 @@ static const char defaults_dump[] =
     "minimal_backoff_time = 5m\n"
     "maximal_backoff_time = 4000s\n"
     "maximal_queue_lifetime = 5d\n"
+    "delay_warning_time = 0s\n"
     "queue_run_delay = 5m\n"
     "destination_concurrency_limit = 20\n"
     "delivery_threads = 100\n"
@@ -348,6 +349,7 @@ test_defaults(void **state)
 	assert_true(s->minimal_backoff_time == 300);
 	assert_true(s->maximal_backoff_time == 4000);
 	assert_true(s->maximal_queue_lifetime == 5 * 86400);
+	assert_true(s->delay_warning_time == 0);
 	assert_true(s->queue_run_delay == 300);
 	assert_int_equal(s->destination_concurrency_limit, 20);
 	assert_int_equal(s->delivery_threads, 100);
@@ -405,7 +407,7 @@ test_defaults_table(void **state)
 		assert_non_null(strstr(defaults_dump, arena_printf(f->a,
 		    "\n%s =", s->name)));
 	}
-	assert_int_equal(n, 69);
+	assert_int_equal(n, 70);
 	conf = load_ok(f, "# nothing\n");
 	none = load_path(f, NULL);
 	a = dump(f, conf);

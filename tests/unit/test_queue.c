@@ -647,7 +647,7 @@ test_rcpt_states(void **state)
 	struct queue_entry r, r2;
 	const char *why = NULL;
 	char id[QUEUE_ID_LEN + 1];
-	size_t done[] = { 0, 2 }, bounced[] = { 1 };
+	size_t done[] = { 0, 2 }, bounced[] = { 1 }, warned[] = { 2 };
 
 	m->sender = "s@example.org";
 	rc.addr = "a@example.com";
@@ -663,6 +663,11 @@ test_rcpt_states(void **state)
 	assert_int_equal(queue_read(f->q, id, false, f->tmp, f->a, &r, &why),
 	    1);
 	assert_string_equal(r.rcpt_states, "PPP");
+	/* 'W': still pending, its delay DSN sent (survives a reread) */
+	assert_int_equal(queue_set_rcpt_states(f->q, &r, warned, 1, 'W'), 1);
+	assert_int_equal(queue_read(f->q, id, false, f->tmp, f->a, &r2, &why),
+	    1);
+	assert_string_equal(r2.rcpt_states, "PPW");
 	syncs.calls = 0;
 	assert_int_equal(queue_set_rcpt_states(f->q, &r, done, 2, 'D'), 1);
 	assert_int_equal(syncs.calls, 1);

@@ -95,6 +95,8 @@ struct mta_settings {
 	double smtp_helo_timeout;
 	double smtp_command_timeout;
 	double smtp_data_timeout;
+	double smtp_connection_cache_time_limit;	/* 0: no reuse */
+	double smtp_connection_reuse_time_limit;
 	char *smtp_bind_address;
 	int smtp_tls_security_level;	/* enum smtp_tls_level */
 	char *smtp_tls_policy_maps;

@@ -33,6 +33,7 @@
  * body in memory, the rest in a temporary file); more wait in
  * incoming/ */
 #define QMGR_ACTIVE_MAX	1000
+#define QMGR_CACHE_TICK_MS 500	/* how often idle connections are checked */
 
 struct qmgr_dest;
 struct qmgr_msg;
@@ -89,6 +90,8 @@ struct qmgr {
 	int inotify_fd;
 	struct evloop_watch *inotify_watch;
 	struct evloop_timer *scan_timer;
+	struct evloop_timer *cache_timer;	/* idle connections */
+	bool expiring;			/* a cache expiry job runs */
 	struct qmgr_msg *msgs;
 	size_t n_msgs;
 	struct qmgr_dest *dests;
@@ -713,9 +716,14 @@ qmgr_deliver_done(void *arg)
 	for (i = 0; i < j->n; i++) {
 		const struct smtp_rcpt *r = &j->res[i];
 
-		log_msg(LOG_INFO, m->id, "to=<%s>, relay=%s, delay=%lld, "
+		char use[32] = "";
+
+		if (r->conn_use > 1)
+			snprintf(use, sizeof(use), ", conn_use=%u",
+			    r->conn_use);
+		log_msg(LOG_INFO, m->id, "to=<%s>, relay=%s%s, delay=%lld, "
 		    "dsn=%s, status=%s (%s)", r->rcpt->addr,
-		    r->remote_mta ? r->remote_mta : j->t.nexthop,
+		    r->remote_mta ? r->remote_mta : j->t.nexthop, use,
 		    (long long)(now - (time_t)(m->e.arrival_us / 1000000)),
 		    r->result.dsn ? r->result.dsn : "4.0.0",
 		    qmgr_status_name(r->result.status),
@@ -910,6 +918,41 @@ qmgr_scan(struct evloop_timer *t, void *arg)
 	evloop_timer_arm(t, (uint64_t)(qm->conf->set.queue_run_delay * 1000));
 }
 
+/* qmgr_cache_expire_work - QUIT the connections idle too long (job
+ * thread: QUIT waits for its reply) */
+static void
+qmgr_cache_expire_work(void *arg)
+{
+	struct qmgr *qm = arg;
+
+	smtp_client_cache_expire(qm->smtp.cache, false);
+}
+
+/* qmgr_cache_expire_done - the next expiry may start */
+static void
+qmgr_cache_expire_done(void *arg)
+{
+	struct qmgr *qm = arg;
+
+	qm->expiring = false;
+	if (qm->stopping)
+		qmgr_schedule(qm);
+}
+
+/* qmgr_cache_tick - now and then, close what idled past its limit */
+static void
+qmgr_cache_tick(struct evloop_timer *t, void *arg)
+{
+	struct qmgr *qm = arg;
+
+	if (!qm->expiring && smtp_client_cache_idle(qm->smtp.cache) > 0) {
+		qm->expiring = true;
+		evloop_job_submit(qm->loop, qmgr_cache_expire_work,
+		    qmgr_cache_expire_done, qm);
+	}
+	evloop_timer_arm(t, QMGR_CACHE_TICK_MS);
+}
+
 /* qmgr_back_to_incoming - at start: active/ was left by a crash */
 static bool
 qmgr_back_to_incoming(const char *id, time_t mtime, void *ctx)
@@ -961,6 +1004,10 @@ qmgr_new(struct evloop *loop, const struct mta_conf *conf,
 	qm->smtp.data_timeout = set->smtp_data_timeout;
 	qm->smtp.bind_address = *set->smtp_bind_address ?
 	    set->smtp_bind_address : NULL;
+	if (set->smtp_connection_cache_time_limit > 0)
+		qm->smtp.cache = smtp_client_cache_new(
+		    set->smtp_connection_cache_time_limit,
+		    set->smtp_connection_reuse_time_limit);
 	qm->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (qm->inotify_fd < 0 || inotify_add_watch(qm->inotify_fd,
 	    queue_dir_path(queue, QUEUE_INCOMING, dir), IN_MOVED_TO) < 0) {
@@ -977,6 +1024,10 @@ qmgr_new(struct evloop *loop, const struct mta_conf *conf,
 	queue_due(queue, QUEUE_ACTIVE, 0, qmgr_back_to_incoming, qm);
 	qm->scan_timer = evloop_timer_new(loop, qmgr_scan, qm);
 	evloop_timer_arm(qm->scan_timer, 0);
+	if (qm->smtp.cache != NULL) {
+		qm->cache_timer = evloop_timer_new(loop, qmgr_cache_tick, qm);
+		evloop_timer_arm(qm->cache_timer, QMGR_CACHE_TICK_MS);
+	}
 	return qm;
 fail:
 	qmgr_free(&qm);
@@ -989,6 +1040,8 @@ qmgr_stop(struct qmgr *qm)
 {
 	qm->stopping = true;
 	evloop_timer_cancel(qm->scan_timer);
+	if (qm->cache_timer != NULL)
+		evloop_timer_cancel(qm->cache_timer);
 	qmgr_schedule(qm);
 }
 
@@ -1016,6 +1069,8 @@ qmgr_free(struct qmgr **qmp)
 	}
 	evloop_unwatch(&qm->inotify_watch);
 	evloop_timer_free(&qm->scan_timer);
+	evloop_timer_free(&qm->cache_timer);
+	smtp_client_cache_free(&qm->smtp.cache);
 	if (qm->inotify_fd >= 0)
 		close(qm->inotify_fd);
 	tls_client_free(&qm->tls);

@@ -7,6 +7,11 @@
  * that fails moves on to the next address; from MAIL on the session owns
  * the outcome and every recipient gets a result from it.
  *
+ * A connection that finished a transaction cleanly may be kept in the
+ * cache (smtp_client_cache_*) for the next message to the same next
+ * hop; such a connection is tried before any lookup, and dropped
+ * without harm when it turns out stale.
+ *
  * I/O is blocking on a delivery thread; every read and write first waits
  * with poll() for the time left before the step's deadline, and the socket
  * timeouts are set to the same remainder so that a TLS record that
@@ -19,6 +24,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -485,6 +491,17 @@ struct smtp_client_job {
 	size_t n;
 	struct arena *arena;
 	struct smtp_client_error err;	/* the last failure */
+	const char *key;		/* in the cache: nexthop and TLS */
+	unsigned conn_use;		/* for the results */
+};
+
+/* what a connection is good for after a transaction */
+enum smtp_client_tx {
+	SMTP_CLIENT_TX_IDLE,	/* clean: may be kept for the next message */
+	SMTP_CLIENT_TX_QUIT,	/* usable, but the state is not clean */
+	SMTP_CLIENT_TX_BROKEN,	/* close without a word */
+	SMTP_CLIENT_TX_STALE,	/* broke or 421 before MAIL was answered:
+				   on a kept connection, try a new one */
 };
 
 /* what one address gave */
@@ -631,6 +648,219 @@ smtp_client_quit(struct smtp_client_sess *s)
 		(void)smtp_client_reply(s, 5, &r);
 }
 
+/* smtp_client_close - the connection's resources; s->fd < 0 after */
+static void
+smtp_client_close(struct smtp_client_sess *s)
+{
+	if (s->tls != NULL)
+		tls_conn_free(&s->tls);
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	smtp_reply_reader_free(&s->reader);
+	buf_free(&s->out);
+}
+
+/* smtp_client_end - how a connection ends after its transaction: QUIT
+ * unless it broke */
+static void
+smtp_client_end(struct smtp_client_sess *s, enum smtp_client_tx tx)
+{
+	if (tx == SMTP_CLIENT_TX_IDLE || tx == SMTP_CLIENT_TX_QUIT)
+		smtp_client_quit(s);
+	smtp_client_close(s);
+}
+
+/* --- the connection cache ---------------------------------------------- */
+
+/* one idle connection */
+struct smtp_client_idle {
+	struct smtp_client_sess s;	/* set and arena NULL while idle */
+	char *key, *host, *where;
+	double created, since;
+	unsigned uses;
+	struct smtp_client_idle *next;
+};
+
+struct smtp_client_cache {
+	pthread_mutex_t lock;
+	double idle_limit, reuse_limit;
+	struct smtp_client_idle *idle;	/* newest first */
+	size_t n;
+};
+
+/* smtp_client_cache_new - see smtp_client.h */
+struct smtp_client_cache *
+smtp_client_cache_new(double idle_limit, double reuse_limit)
+{
+	struct smtp_client_cache *c = xcalloc(1, sizeof(*c));
+
+	pthread_mutex_init(&c->lock, NULL);
+	c->idle_limit = idle_limit;
+	c->reuse_limit = reuse_limit;
+	return c;
+}
+
+/* smtp_client_cache_idle - see smtp_client.h */
+size_t
+smtp_client_cache_idle(struct smtp_client_cache *c)
+{
+	size_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->n;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+/* smtp_client_idle_release - free the record only (its connection has
+ * gone back into a session) */
+static void
+smtp_client_idle_release(struct smtp_client_idle *e)
+{
+	free(e->key);
+	free(e->host);
+	free(e->where);
+	free(e);
+}
+
+/* smtp_client_idle_free - QUIT (when quit) and close one, and free it */
+static void
+smtp_client_idle_free(struct smtp_client_idle *e, bool quit)
+{
+	struct arena *arena = arena_create();
+
+	e->s.arena = arena;
+	if (quit)
+		smtp_client_quit(&e->s);
+	smtp_client_close(&e->s);
+	arena_destroy(&arena);
+	smtp_client_idle_release(e);
+}
+
+/* smtp_client_idle_usable - within both time limits at now */
+static bool
+smtp_client_idle_usable(const struct smtp_client_cache *c,
+    const struct smtp_client_idle *e, double now)
+{
+	return now - e->since < c->idle_limit &&
+	    now - e->created < c->reuse_limit;
+}
+
+/* smtp_client_cache_take - the newest usable idle connection for key,
+ * out of the cache; NULL when there is none */
+static struct smtp_client_idle *
+smtp_client_cache_take(struct smtp_client_cache *c, const char *key)
+{
+	struct smtp_client_idle **pp, *e = NULL;
+	double now = smtp_client_now();
+
+	pthread_mutex_lock(&c->lock);
+	for (pp = &c->idle; *pp != NULL; pp = &(*pp)->next)
+		if (strcmp((*pp)->key, key) == 0 &&
+		    smtp_client_idle_usable(c, *pp, now)) {
+			e = *pp;
+			*pp = e->next;
+			c->n--;
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+	return e;
+}
+
+/*
+ * smtp_client_cache_put - keep s (after a clean transaction) idle for
+ * key; false when it is too old to be kept (the caller ends it). e is
+ * the record it was taken from (consumed either way), or NULL for a new
+ * connection; after true s's resources belong to the cache.
+ */
+static bool
+smtp_client_cache_put(struct smtp_client_cache *c, const char *key,
+    struct smtp_client_sess *s, struct smtp_client_idle *e, double created)
+{
+	double now = smtp_client_now();
+
+	if (now - created >= c->reuse_limit || c->idle_limit <= 0) {
+		if (e != NULL)
+			smtp_client_idle_release(e);
+		return false;
+	}
+	if (e == NULL) {
+		e = xcalloc(1, sizeof(*e));
+		e->key = xstrdup(key);
+		e->host = xstrdup(s->host);
+		e->where = xstrdup(s->where);
+		e->created = created;
+	}
+	e->s = *s;
+	e->s.set = NULL;
+	e->s.arena = NULL;
+	e->s.host = e->host;
+	e->s.where = e->where;
+	e->s.why = NULL;
+	e->s.timed_out = false;
+	e->since = now;
+	e->uses++;
+	pthread_mutex_lock(&c->lock);
+	e->next = c->idle;
+	c->idle = e;
+	c->n++;
+	pthread_mutex_unlock(&c->lock);
+	return true;
+}
+
+/* smtp_client_cache_expire - see smtp_client.h */
+void
+smtp_client_cache_expire(struct smtp_client_cache *c, bool all)
+{
+	struct smtp_client_idle **pp, *e, *gone = NULL;
+	double now = smtp_client_now();
+
+	pthread_mutex_lock(&c->lock);
+	for (pp = &c->idle; *pp != NULL;) {
+		e = *pp;
+		if (all || !smtp_client_idle_usable(c, e, now)) {
+			*pp = e->next;
+			e->next = gone;
+			gone = e;
+			c->n--;
+		} else {
+			pp = &e->next;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	while ((e = gone) != NULL) {
+		gone = e->next;
+		smtp_client_idle_free(e, true);
+	}
+}
+
+/* smtp_client_cache_free - see smtp_client.h */
+void
+smtp_client_cache_free(struct smtp_client_cache **cp)
+{
+	struct smtp_client_cache *c = *cp;
+
+	if (c == NULL)
+		return;
+	*cp = NULL;
+	smtp_client_cache_expire(c, true);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* smtp_client_alive - an idle connection the server has neither closed
+ * nor spoken on (a 421 on timeout, say) */
+static bool
+smtp_client_alive(const struct smtp_client_sess *s)
+{
+	struct pollfd p = { .fd = s->fd, .events = POLLIN };
+
+	if (s->tls != NULL && tls_pending(s->tls) > 0)
+		return false;
+	return poll(&p, 1, 0) == 0 && smtp_reply_pending(s->reader) == 0;
+}
+
 /* smtp_client_defer_rest - a broken connection in a transaction: every
  * recipient not settled yet (done[i] false) is deferred */
 static void
@@ -683,8 +913,9 @@ smtp_client_rcpt_line(struct smtp_client_sess *s,
 }
 
 /* smtp_client_transaction - MAIL, RCPT, DATA and the content on a
- * ready session; always settles every recipient */
-static void
+ * ready session; always settles every recipient, and says what the
+ * connection is good for now */
+static enum smtp_client_tx
 smtp_client_transaction(struct smtp_client_sess *s, struct smtp_client_job *j)
 {
 	const struct message *m = j->m;
@@ -707,15 +938,13 @@ smtp_client_transaction(struct smtp_client_sess *s, struct smtp_client_job *j)
 		    arena_printf(s->arena, "message size %llu exceeds size "
 		    "limit %llu of server %s", (unsigned long long)size,
 		    s->size_limit, s->where), NULL, s->host);
-		smtp_client_quit(s);
-		return;
+		return SMTP_CLIENT_TX_IDLE;
 	}
 	if (m->smtputf8 && !(s->features & SMTP_CLIENT_F_SMTPUTF8)) {
 		smtp_client_fail_all(j, DELIVER_PERMFAIL, "5.6.7",
 		    arena_printf(s->arena, "SMTPUTF8 is required, but was "
 		    "not offered by host %s", s->where), NULL, s->host);
-		smtp_client_quit(s);
-		return;
+		return SMTP_CLIENT_TX_IDLE;
 	}
 	eight = 0;
 	if (m->body_type == MESSAGE_BODY_8BITMIME &&
@@ -730,8 +959,7 @@ smtp_client_transaction(struct smtp_client_sess *s, struct smtp_client_job *j)
 			    arena_printf(s->arena, "8-bit content, but host "
 			    "%s does not offer 8BITMIME", s->where), NULL,
 			    s->host);
-		smtp_client_quit(s);
-		return;
+		return SMTP_CLIENT_TX_IDLE;
 	}
 
 	buf_printf(&s->out, "MAIL FROM:<%s>", m->sender);
@@ -753,6 +981,7 @@ smtp_client_transaction(struct smtp_client_sess *s, struct smtp_client_job *j)
 	for (i = 0; i < j->n; i++) {
 		j->rcpts[i].dsn_passed = dsn;
 		j->rcpts[i].final = s->lmtp;
+		j->rcpts[i].conn_use = j->conn_use;
 	}
 	if (pipe) {
 		for (i = 0; i < j->n; i++)
@@ -762,17 +991,18 @@ smtp_client_transaction(struct smtp_client_sess *s, struct smtp_client_job *j)
 	if (!smtp_client_flush(s, smtp_client_now() + cmd_t) ||
 	    !smtp_client_reply(s, cmd_t, &r)) {
 		smtp_client_defer_rest(s, j, done, "sending MAIL FROM");
-		return;
+		return SMTP_CLIENT_TX_STALE;
 	}
 	if (r.code / 100 != 2) {
 		for (i = 0; i < j->n; i++)
 			smtp_client_set_reply(s, &j->rcpts[i], &r, "MAIL FROM");
+		if (r.code == 421)
+			return SMTP_CLIENT_TX_STALE;
 		/* the pipelined RCPT and DATA replies are owed still */
 		for (i = 0; pipe && i <= j->n; i++)
 			if (!smtp_client_reply(s, cmd_t, &r))
-				return;
-		smtp_client_quit(s);
-		return;
+				return SMTP_CLIENT_TX_BROKEN;
+		return SMTP_CLIENT_TX_QUIT;
 	}
 	for (i = 0; i < j->n; i++) {
 		if (!pipe) {
@@ -780,12 +1010,12 @@ smtp_client_transaction(struct smtp_client_sess *s, struct smtp_client_job *j)
 			if (!smtp_client_flush(s, smtp_client_now() + cmd_t)) {
 				smtp_client_defer_rest(s, j, done,
 				    "sending RCPT TO");
-				return;
+				return SMTP_CLIENT_TX_BROKEN;
 			}
 		}
 		if (!smtp_client_reply(s, cmd_t, &r)) {
 			smtp_client_defer_rest(s, j, done, "sending RCPT TO");
-			return;
+			return SMTP_CLIENT_TX_BROKEN;
 		}
 		if (r.code / 100 == 2) {
 			accepted++;
@@ -795,19 +1025,17 @@ smtp_client_transaction(struct smtp_client_sess *s, struct smtp_client_job *j)
 		}
 	}
 	if (!pipe) {
-		if (accepted == 0) {
-			smtp_client_quit(s);
-			return;
-		}
+		if (accepted == 0)
+			return SMTP_CLIENT_TX_QUIT;
 		smtp_client_put(s, "DATA");
 		if (!smtp_client_flush(s, smtp_client_now() + cmd_t)) {
 			smtp_client_defer_rest(s, j, done, "sending DATA");
-			return;
+			return SMTP_CLIENT_TX_BROKEN;
 		}
 	}
 	if (!smtp_client_reply(s, cmd_t, &r)) {
 		smtp_client_defer_rest(s, j, done, "sending DATA");
-		return;
+		return SMTP_CLIENT_TX_BROKEN;
 	}
 	if (r.code != 354) {
 		for (i = 0; i < j->n; i++)
@@ -822,17 +1050,15 @@ smtp_client_transaction(struct smtp_client_sess *s, struct smtp_client_job *j)
 				}
 				done[i] = true;
 			}
-		smtp_client_quit(s);
-		return;
+		return SMTP_CLIENT_TX_QUIT;
 	}
 	if (accepted == 0) {
 		/* pipelined, every RCPT refused, and still a go-ahead: an
 		 * empty message ends it (RFC 2920 §3.1) */
 		buf_puts(&s->out, ".\r\n");
-		if (smtp_client_flush(s, smtp_client_now() + data_t) &&
-		    smtp_client_reply(s, data_t, &r))
-			smtp_client_quit(s);
-		return;
+		return smtp_client_flush(s, smtp_client_now() + data_t) &&
+		    smtp_client_reply(s, data_t, &r) ? SMTP_CLIENT_TX_QUIT :
+		    SMTP_CLIENT_TX_BROKEN;
 	}
 	if (!smtp_client_content(s, m, smtp_client_now() + data_t, &spool)) {
 		if (spool) {
@@ -841,10 +1067,10 @@ smtp_client_transaction(struct smtp_client_sess *s, struct smtp_client_job *j)
 					smtp_client_set(&j->rcpts[i],
 					    DELIVER_TEMPFAIL, "4.3.0", s->why,
 					    NULL, NULL);
-			return;
+			return SMTP_CLIENT_TX_BROKEN;
 		}
 		smtp_client_defer_rest(s, j, done, "sending message body");
-		return;
+		return SMTP_CLIENT_TX_BROKEN;
 	}
 	for (i = 0; i < j->n; i++) {
 		if (done[i])
@@ -852,7 +1078,7 @@ smtp_client_transaction(struct smtp_client_sess *s, struct smtp_client_job *j)
 		if (!smtp_client_reply(s, data_t, &r)) {
 			smtp_client_defer_rest(s, j, done,
 			    "waiting for end of data");
-			return;
+			return SMTP_CLIENT_TX_BROKEN;
 		}
 		if (s->lmtp) {
 			smtp_client_set_reply(s, &j->rcpts[i], &r,
@@ -867,7 +1093,7 @@ smtp_client_transaction(struct smtp_client_sess *s, struct smtp_client_job *j)
 				done[i] = true;
 			}
 	}
-	smtp_client_quit(s);
+	return SMTP_CLIENT_TX_IDLE;
 }
 
 /* the TLS that one host gets */
@@ -986,6 +1212,7 @@ smtp_client_session(struct smtp_client_job *j, const char *host,
 	};
 	double t = smtp_client_timeout(j->set->helo_timeout, 300);
 	enum smtp_client_outcome out = SMTP_CLIENT_NEXT;
+	enum smtp_client_tx tx;
 	struct smtp_reply r;
 	const char *why;
 
@@ -1016,19 +1243,61 @@ smtp_client_session(struct smtp_client_job *j, const char *host,
 		goto quit;
 	if (out == SMTP_CLIENT_PLAIN)
 		goto done;
-	smtp_client_transaction(&s, j);
-	out = SMTP_CLIENT_DONE;
-	goto done;
+	j->conn_use = 1;
+	tx = smtp_client_transaction(&s, j);
+	if (tx != SMTP_CLIENT_TX_IDLE || j->set->cache == NULL ||
+	    !smtp_client_cache_put(j->set->cache, j->key, &s, NULL,
+	    smtp_client_now()))
+		smtp_client_end(&s, tx);
+	return SMTP_CLIENT_DONE;
 quit:
 	if (s.why == NULL)
 		smtp_client_quit(&s);
 done:
-	if (s.tls != NULL)
-		tls_conn_free(&s.tls);
-	close(s.fd);
-	smtp_reply_reader_free(&s.reader);
-	buf_free(&s.out);
+	smtp_client_close(&s);
 	return out;
+}
+
+/*
+ * smtp_client_reuse - the delivery on a kept connection to this next
+ * hop, if there is a usable one; false (no recipient settled) when
+ * there is none or each one taken turned out stale
+ */
+static bool
+smtp_client_reuse(struct smtp_client_job *j)
+{
+	struct smtp_client_idle *e;
+	struct smtp_client_sess s;
+	enum smtp_client_tx tx;
+
+	while ((e = smtp_client_cache_take(j->set->cache, j->key)) != NULL) {
+		if (!smtp_client_alive(&e->s)) {
+			smtp_client_idle_free(e, false);
+			continue;
+		}
+		s = e->s;
+		s.set = j->set;
+		s.arena = j->arena;
+		/* the results outlive the cache entry */
+		s.host = arena_strdup(j->arena, e->host);
+		s.where = arena_strdup(j->arena, e->where);
+		j->conn_use = e->uses + 1;
+		tx = smtp_client_transaction(&s, j);
+		if (tx == SMTP_CLIENT_TX_STALE) {
+			smtp_client_end(&s, tx);
+			smtp_client_idle_release(e);
+			continue;
+		}
+		if (tx != SMTP_CLIENT_TX_IDLE) {
+			smtp_client_idle_release(e);
+			smtp_client_end(&s, tx);
+		} else if (!smtp_client_cache_put(j->set->cache, j->key, &s,
+		    e, e->created)) {
+			smtp_client_end(&s, tx);
+		}
+		return true;
+	}
+	return false;
 }
 
 /* smtp_client_try - one address, again in plaintext when TLS failed at
@@ -1318,6 +1587,12 @@ smtp_deliver(const struct smtp_client_settings *set,
 		log_panic("smtp_deliver: transport kind %d", (int)t->kind);
 	if (n == 0)
 		return;
+	if (set->cache != NULL) {
+		job.key = arena_printf(arena, "%s tls=%d", t->nexthop,
+		    tls != NULL ? (int)tls->level : -1);
+		if (smtp_client_reuse(&job))
+			return;
+	}
 	smtp_client_error(&job, "4.3.0", "delivery not attempted", NULL, NULL);
 	if (t->kind == TRANSPORT_LMTP && t->unix_path != NULL) {
 		done = smtp_client_unix(&job);

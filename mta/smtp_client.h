@@ -31,6 +31,18 @@
  * smtp_line_length_limit); QUIT. LMTP gives one reply per accepted
  * recipient after the final dot. Every reply is read with smtp_reply.h.
  *
+ * Connection reuse (with a cache in the settings): after a complete
+ * transaction the connection is not closed but kept idle in the cache
+ * under its next hop (transport nexthop and TLS level); the next
+ * delivery to that next hop takes it instead of looking up and
+ * connecting again, and sends MAIL at once. A kept connection that the
+ * server closed or spoke on meanwhile, or that breaks (or gets 421)
+ * before MAIL is answered, is dropped and the delivery goes on as
+ * without the cache: a stale connection never defers a recipient. A
+ * connection idles at most idle_limit seconds and is reused only while
+ * younger than reuse_limit (Postfix's smtp_connection_cache_time_limit
+ * and smtp_connection_reuse_time_limit).
+ *
  * Results: 2xx → delivered; 4xx or a broken connection → deferred; 5xx →
  * failed, each with the server's reply as the diagnostic and the server's
  * name as remote_mta. A 5xx to MAIL or DATA fails every recipient, a 4xx
@@ -76,6 +88,8 @@ struct smtp_client_settings {
 	double data_timeout;		/* DATA content and the final reply:
 					   600 s */
 	const char *bind_address;	/* source address, or NULL */
+	struct smtp_client_cache *cache; /* idle connections; NULL: a
+					   connection per delivery */
 };
 
 /* one recipient of the delivery, and its outcome */
@@ -89,7 +103,24 @@ struct smtp_rcpt {
 					   a NOTIFY=SUCCESS sender is told
 					   "relayed" by us */
 	bool final;			/* LMTP: delivered to the mailbox */
+	unsigned conn_use;		/* 1: a new connection; n: its n-th
+					   transaction (reuse); 0: none */
 };
+
+struct smtp_client_cache;
+
+/* smtp_client_cache_new - an empty cache for threads to share; seconds
+ * of idleness and of age after which a connection is not reused */
+struct smtp_client_cache *smtp_client_cache_new(double idle_limit,
+    double reuse_limit);
+/* smtp_client_cache_idle - how many connections are idle in it now */
+size_t smtp_client_cache_idle(struct smtp_client_cache *c);
+/* smtp_client_cache_expire - QUIT and close the idle connections past
+ * their limits (all of them with all); blocks (a job thread) */
+void smtp_client_cache_expire(struct smtp_client_cache *c, bool all);
+/* smtp_client_cache_free - QUIT and close everything; sets *c NULL;
+ * NULL ok */
+void smtp_client_cache_free(struct smtp_client_cache **c);
 
 /* smtp_deliver - see the contract */
 void smtp_deliver(const struct smtp_client_settings *set,

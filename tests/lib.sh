@@ -245,6 +245,45 @@ trap 'exit 143' TERM
 
 # --- smtp-sink -----------------------------------------------------------
 
+# start_testmilter DIR NAME JSON - tests/smtp/testmilter.py with that
+# script (files DIR/NAME.*); sets TM_SOCK (mta syntax), TM_LOG, TM_PID
+start_testmilter() {
+	local dir=$1 name=$2 json=$3 i
+	printf '%s\n' "$json" >"$dir/$name.json"
+	TM_LOG=$dir/$name.log
+	: >"$TM_LOG"
+	rm -f "$dir/$name.ready"
+	BG_LOG=$dir/$name.out start_bg "tm-$name" /usr/bin/python3 \
+	    "$TOP/tests/smtp/testmilter.py" --script "$dir/$name.json" \
+	    --log "$TM_LOG" --inet 127.0.0.1:0 --ready "$dir/$name.ready"
+	TM_PID=$BG_PID
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$dir/$name.ready" ] && break
+		sleep 0.05
+	done
+	TM_SOCK=$(head -n 1 "$dir/$name.ready" 2>/dev/null)
+	[ -n "$TM_SOCK" ] || { diag_file "$dir/$name.out"; return 1; }
+}
+
+# start_rawsink DIR PORT - tests/smtp/rawsink.py on 127.0.0.1:PORT,
+# keeping each DATA byte for byte in DIR/data.K and a log in DIR/log;
+# sets RAWSINK_PID
+start_rawsink() {
+	local dir=$1 port=$2 i
+	mkdir -p "$dir"
+	rm -f "$dir/ready"
+	BG_LOG=$dir/out start_bg rawsink /usr/bin/python3 \
+	    "$TOP/tests/smtp/rawsink.py" --port "$port" --dir "$dir" \
+	    --ready "$dir/ready"
+	RAWSINK_PID=$BG_PID
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$dir/ready" ] && return 0
+		sleep 0.05
+	done
+	diag_file "$dir/out"
+	return 1
+}
+
 # start_sink DIR PORT - smtp-sink on 127.0.0.1:PORT writing one file per
 # message into DIR/sink/ (as user nobody); sets SINK_DIR, SINK_PORT
 start_sink() {

@@ -18,8 +18,10 @@ SINK_PORT=$(free_port)
 PORT=$(free_port)
 H=mx.test
 start_sink "$D" "$SINK_PORT" || setup_fail "smtp-sink does not start"
-printf 'md.example\tmaildir:%s/md/%%d/%%u\nerr.example\terror:5.1.1 no such user here\ndrop.example\tdiscard\n' \
-    "$D" >"$D/transport"
+RAW_PORT=$(free_port)
+start_rawsink "$D/raw" "$RAW_PORT" || setup_fail "rawsink does not start"
+printf 'md.example\tmaildir:%s/md/%%d/%%u\nerr.example\terror:5.1.1 no such user here\ndrop.example\tdiscard\nreuse.example\tsmtp:[127.0.0.1]:%s\n' \
+    "$D" "$RAW_PORT" >"$D/transport"
 printf 'team@md.example\tbob@md.example, carol@md.example\nold@md.example\tteam@md.example\n' \
     >"$D/virtual"
 printf 'bob@md.example\tok\ncarol@md.example\tok\nteam@md.example\tok\nold@md.example\tok\n' \
@@ -94,6 +96,73 @@ like "$(cat "$MTA_LOG")" "$QID: to=<u@remote\\.example>, relay=.*, dsn=2\\.0\\.0
     "the delivery is logged Postfix style"
 is "$(mta_queue_json "$D/queue" | grep -c "$QID")" 0 \
     "a delivered message leaves the queue"
+
+# --- connection reuse ------------------------------------------------------------
+
+# four messages one after another to one next hop (a raw sink that logs
+# its connections): one connection carries them, QUIT after it idled
+send a@example.org x@reuse.example "reuse 1"
+for i in 2 3 4; do
+	wait_log "$QID: removed" 10
+	send a@example.org x@reuse.example "reuse $i"
+done
+wait_log "$QID: removed" 10
+is "$(ls "$D/raw" | grep -c '^data\.')" 4 "all four messages reach the next hop"
+is "$(grep -c '^connect' "$D/raw/log")" 1 "over one connection (connection reuse)"
+like "$(cat "$MTA_LOG")" "to=<x@reuse\\.example>, relay=127\\.0\\.0\\.1, conn_use=4, .*status=sent" \
+    "the fourth is logged with conn_use=4"
+for ((i = 0; i < 100; i++)); do
+	grep -q '^disconnect' "$D/raw/log" && break
+	sleep 0.1
+done
+is "$(tail -n 2 "$D/raw/log" | tr '\n' ' ')" "QUIT disconnect 1 " \
+    "after smtp_connection_cache_time_limit idle: QUIT and close"
+
+# a kept connection the server dropped meanwhile is not used: the next
+# message goes out on a new one, never deferred for it
+send a@example.org x@reuse.example "reuse 5"
+wait_log "$QID: removed" 10
+stop_pid "$RAWSINK_PID" 5
+start_rawsink "$D/raw2" "$RAW_PORT" || setup_fail "rawsink does not start again"
+send a@example.org x@reuse.example "reuse 6"
+if wait_log "$QID: to=<x@reuse\\.example>, relay=127\\.0\\.0\\.1, delay=[0-9]+, dsn=2\\.0\\.0, status=sent" 10; then
+	ok "a dropped kept connection: the message goes on a new one"
+else
+	not_ok "a dropped kept connection: the message goes on a new one"
+	diag_file "$MTA_LOG" 10
+fi
+unlike "$(grep "$QID: to=" "$MTA_LOG")" "deferred" "and is not deferred"
+
+# --- outbound content is canonical -----------------------------------------------
+
+# lone dots and dot lines sent by the client arrive unstuffed in the
+# queue; on the way out they must be stuffed again, every line end CR LF
+converse "a message with dot lines is queued" "$PORT" <<EOF
+<<
+>> EHLO client.example
+<<
+>> MAIL FROM:<a@example.org>
+< 250 2.1.0 Ok
+>> RCPT TO:<y@reuse.example>
+< 250 2.1.5 Ok
+>> DATA
+< 354 End data with <CR><LF>.<CR><LF>
+> Subject: dots\r\n\r\n..\r\n..x\r\n...\r\nQUIT\r\n.\r\n
+<~ 250 2\.0\.0 Ok: queued as [0-9A-Z]{16}
+EOF
+f=
+for ((i = 0; i < 100; i++)); do
+	f=$(grep -lF "Subject: dots" "$D"/raw2/data.* 2>/dev/null | head -n 1)
+	[ -n "$f" ] && break
+	sleep 0.1
+done
+if [ -n "$f" ]; then
+	is "$(sed -n '/^Subject: dots/,$p' "$f" | od -An -c | tr -s ' \n' ' ')" \
+	    "$(printf 'Subject: dots\r\n\r\n..\r\n..x\r\n...\r\nQUIT\r\n.\r\n' | od -An -c | tr -s ' \n' ' ')" \
+	    "dot lines go out stuffed, CR LF, one message"
+else
+	not_ok "the message with dot lines reaches the next hop"
+fi
 
 # --- maildir ---------------------------------------------------------------------
 

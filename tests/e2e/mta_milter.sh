@@ -18,27 +18,6 @@ need_filterd
 mktmp_var D e2e-mtamilter
 mkdir -p "$D/tmp" && chmod 1777 "$D/tmp"
 H=mx.test
-TM=$TOP/tests/smtp/testmilter.py
-
-# start_testmilter NAME JSON - a test milter with that script; sets
-# TM_SOCK (mta syntax), TM_LOG, TM_PID
-start_testmilter() {
-	local name=$1 json=$2 i
-	printf '%s\n' "$json" >"$D/$name.json"
-	TM_LOG=$D/$name.log
-	: >"$TM_LOG"
-	rm -f "$D/$name.ready"
-	BG_LOG=$D/$name.out start_bg "tm-$name" /usr/bin/python3 "$TM" \
-	    --script "$D/$name.json" --log "$TM_LOG" --inet 127.0.0.1:0 \
-	    --ready "$D/$name.ready"
-	TM_PID=$BG_PID
-	for ((i = 0; i < 100; i++)); do
-		[ -s "$D/$name.ready" ] && break
-		sleep 0.05
-	done
-	TM_SOCK=$(head -n 1 "$D/$name.ready" 2>/dev/null)
-	[ -n "$TM_SOCK" ] || { diag_file "$D/$name.out"; return 1; }
-}
 
 # scenario NAME MILTERS [EXTRA CONFIG] - a postern-mta whose milters
 # setting is MILTERS, queue in $D/NAME/queue; sets PORT, Q
@@ -111,7 +90,7 @@ QUEUED='250 2\.0\.0 Ok: queued as [0-9A-Z]{16}'
 
 # --- connect and helo verdicts ------------------------------------------------
 
-start_testmilter conn-r '{"connect": ["r"]}'
+start_testmilter "$D" conn-r '{"connect": ["r"]}'
 scenario conn-r "$TM_SOCK"
 converse "connect 'r': the greeting, then every command gets 550 5.7.1" \
     "$PORT" <<EOF
@@ -126,7 +105,7 @@ converse "connect 'r': the greeting, then every command gets 550 5.7.1" \
 < 221 2.0.0 Bye
 EOF
 
-start_testmilter conn-t '{"connect": ["t"]}'
+start_testmilter "$D" conn-t '{"connect": ["t"]}'
 scenario conn-t "$TM_SOCK"
 converse "connect 't': 451 4.7.1 for every command" "$PORT" <<EOF
 <<
@@ -134,7 +113,7 @@ converse "connect 't': 451 4.7.1 for every command" "$PORT" <<EOF
 < 451 4.7.1 Service unavailable - try again later
 EOF
 
-start_testmilter conn-y '{"connect": [{"y": "554 5.7.1 go away please"}]}'
+start_testmilter "$D" conn-y '{"connect": [{"y": "554 5.7.1 go away please"}]}'
 scenario conn-y "$TM_SOCK"
 converse "connect 'y': the filter's own text" "$PORT" <<EOF
 <<
@@ -142,20 +121,20 @@ converse "connect 'y': the filter's own text" "$PORT" <<EOF
 < 554 5.7.1 go away please
 EOF
 
-start_testmilter conn-4 '{"connect": ["4"]}'
+start_testmilter "$D" conn-4 '{"connect": ["4"]}'
 scenario conn-4 "$TM_SOCK"
 converse "connect '4': 421 instead of the greeting, then close" "$PORT" <<EOF
 < 421 4.7.0 Server closing connection
 <.
 EOF
 
-start_testmilter conn-a '{"connect": ["a"]}'
+start_testmilter "$D" conn-a '{"connect": ["a"]}'
 scenario conn-a "$TM_SOCK"
 send_msg "connect 'a': mail flows" "$QUEUED"
 unlike "$(cat "$TM_LOG")" '"cmd":"[HMRTLNBE]"' \
     "connect 'a': the filter hears nothing more of the session"
 
-start_testmilter helo-r '{"helo": ["r"]}'
+start_testmilter "$D" helo-r '{"helo": ["r"]}'
 scenario helo-r "$TM_SOCK"
 converse "helo 'r': EHLO refused, and MAIL after it" "$PORT" <<EOF
 <<
@@ -167,7 +146,7 @@ EOF
 
 # --- mail, rcpt, data ------------------------------------------------------------
 
-start_testmilter mail '{"mail": ["r", "t", {"y": "553 5.1.8 bad sender domain"}]}'
+start_testmilter "$D" mail '{"mail": ["r", "t", {"y": "553 5.1.8 bad sender domain"}]}'
 scenario mail "$TM_SOCK"
 converse "mail 'r', 't', 'y' in turn" "$PORT" <<EOF
 <<
@@ -183,7 +162,7 @@ converse "mail 'r', 't', 'y' in turn" "$PORT" <<EOF
 < 250 2.1.0 Ok
 EOF
 
-start_testmilter rcpt '{"rcpt": ["r", "c"]}'
+start_testmilter "$D" rcpt '{"rcpt": ["r", "c"]}'
 scenario rcpt "$TM_SOCK"
 converse "rcpt 'r' refuses that recipient only" "$PORT" <<EOF
 <<
@@ -210,14 +189,14 @@ tm_has '"cmd":"D","for":"R","macros":\[\["\{rcpt_mailer\}","smtp"\],\["\{rcpt_ho
 tm_has '"cmd":"D","for":"T","macros":\[\["i","'"$QID"'"\]\]' \
     "the queue id macro i at DATA is the id the client was told"
 
-start_testmilter rcpt-d '{"rcpt": ["d"]}'
+start_testmilter "$D" rcpt-d '{"rcpt": ["d"]}'
 scenario rcpt-d "$TM_SOCK"
 send_msg "rcpt 'd': the message is taken and dropped" "$QUEUED"
 is "$(queue_count)" 0 "rcpt 'd': nothing queued"
 like "$(cat "$MTA_LOG")" "$QID: discard: by milter $TM_SOCK" \
     "rcpt 'd': logged as a discard"
 
-start_testmilter data '{"data": ["r"]}'
+start_testmilter "$D" data '{"data": ["r"]}'
 scenario data "$TM_SOCK"
 converse "data 'r': DATA refused" "$PORT" <<EOF
 <<
@@ -247,7 +226,7 @@ converse "data 'r' with BDAT: every chunk gets the filter's refusal" \
 < 250 2.0.0 Ok
 EOF
 
-start_testmilter bdat '{}'
+start_testmilter "$D" bdat '{}'
 scenario bdat "$TM_SOCK"
 converse "BDAT reaches the filter as one DATA" "$PORT" <<EOF
 <<
@@ -267,7 +246,7 @@ tm_has '"cmd":"L","name":"Subject","value":"in chunks"' \
 tm_has '"cmd":"B","len":6,"data":"body\\r\\n"' \
     "BDAT: the body across chunks, as one"
 
-start_testmilter unk '{"unknown": [{"y": "500 5.5.1 what is that"}]}'
+start_testmilter "$D" unk '{"unknown": [{"y": "500 5.5.1 what is that"}]}'
 scenario unk "$TM_SOCK"
 converse "an unknown command goes to the filter, which may answer it" \
     "$PORT" <<EOF
@@ -285,7 +264,7 @@ tm_has '"cmd":"U","command":"XYZZY plugh"' "the filter saw the unknown command"
 
 # one SMTP session per message, so one milter connection each: the
 # n-th connection's script answers the n-th message
-start_testmilter eom '{"sessions": [{"eom": ["r"]}, {"eom": ["t"]},
+start_testmilter "$D" eom '{"sessions": [{"eom": ["r"]}, {"eom": ["t"]},
  {"eom": [{"y": "552 5.7.0 not this one"}]}, {"eom": ["d"]}, {"eom": ["c"]}]}'
 scenario eom "$TM_SOCK"
 send_msg "eom 'r'" '550 5\.7\.1 Command rejected'
@@ -296,13 +275,13 @@ is "$(queue_count)" 0 "refused and discarded messages leave no queue file"
 send_msg "eom 'c': queued" "$QUEUED"
 is "$(queue_count)" 1 "the accepted message is queued"
 
-start_testmilter quar '{"eom": [[{"q": "looks odd"}, "c"]]}'
+start_testmilter "$D" quar '{"eom": [[{"q": "looks odd"}, "c"]]}'
 scenario quar "$TM_SOCK"
 send_msg "eom 'q': quarantined into hold/" "$QUEUED"
 like "$(mta_queue_json "$Q")" '"queue": *"hold"' "the message is in hold/"
 like "$(mta_queue_json "$Q")" 'looks odd' "with the filter's reason"
 
-start_testmilter hdr '{"header": ["c", "r"]}'
+start_testmilter "$D" hdr '{"header": ["c", "r"]}'
 scenario hdr "$TM_SOCK"
 send_msg "header 'r' at the second header" '550 5\.7\.1 Command rejected'
 unlike "$(cat "$TM_LOG")" '"name":"Received"' \
@@ -312,14 +291,14 @@ tm_has '"cmd":"L","name":"From","value":"<sender@example.org>"' \
 
 # SKIP must be negotiated (SMFIP_SKIP 0x400); a filter that sends 's'
 # without it breaks the protocol (see "broken filters" below)
-start_testmilter skip '{"negotiate": {"flags": 1024}, "body": ["s"]}'
+start_testmilter "$D" skip '{"negotiate": {"flags": 1024}, "body": ["s"]}'
 scenario skip "$TM_SOCK"
 send_msg "body 's': the rest of the body is skipped" "$QUEUED"
 is "$(grep -c '"cmd":"B"' "$TM_LOG")" 1 "one body packet, then end of message"
 
 # --- edits --------------------------------------------------------------------------
 
-start_testmilter edits '{"eom": [[
+start_testmilter "$D" edits '{"eom": [[
  {"h": ["X-Added", "added value"]},
  {"i": [0, "X-First", "at the top"]},
  {"m": [1, "Subject", "changed subject"]},
@@ -356,19 +335,19 @@ like "$(cat "$MTA_LOG")" 'added recipient <relay@elsewhere.example> refused by t
 
 # --- broken filters: default_action -------------------------------------------------
 
-start_testmilter bad '{"eom": [{"y": "250 2.0.0 fine"}]}'
+start_testmilter "$D" bad '{"eom": [{"y": "250 2.0.0 fine"}]}'
 scenario bad "$TM_SOCK"
 send_msg "a 'y' reply with 250 breaks the protocol: tempfail" \
     '451 4\.3\.5 Server configuration problem - try again later'
 like "$(cat "$MTA_LOG")" "milter $TM_SOCK: .*250.*default_action tempfail" \
     "the protocol violation is logged with the filter's name"
 
-start_testmilter badhdr '{"eom": [[{"h": ["Bad:Name", "x"]}, "c"]]}'
+start_testmilter "$D" badhdr '{"eom": [[{"h": ["Bad:Name", "x"]}, "c"]]}'
 scenario badhdr "$TM_SOCK"
 send_msg "a header name with ':' breaks the protocol: tempfail" \
     '451 4\.3\.5 Server configuration problem - try again later'
 
-start_testmilter badlen '{"eom": [{"raw": "ffffffff63"}]}'
+start_testmilter "$D" badlen '{"eom": [{"raw": "ffffffff63"}]}'
 scenario badlen "$TM_SOCK"
 send_msg "an absurd packet length breaks the protocol: tempfail" \
     '451 4\.3\.5 Server configuration problem - try again later'
@@ -399,7 +378,7 @@ converse "filter down, default_action shutdown: 421 and close" "$PORT" <<EOF
 <.
 EOF
 
-start_testmilter slow '{"eom": [[{"sleep": 3}, "c"]]}'
+start_testmilter "$D" slow '{"eom": [[{"sleep": 3}, "c"]]}'
 scenario slow "{ $TM_SOCK, content_timeout = 1s }"
 T0=$SECONDS
 send_msg "a filter slower than content_timeout: tempfail" \
@@ -412,9 +391,9 @@ fi
 
 # --- a chain of two: the second filter sees the first one's edits -----------------
 
-start_testmilter chain1 '{"eom": [[{"h": ["X-From-First", "one"]}, "c"]]}'
+start_testmilter "$D" chain1 '{"eom": [[{"h": ["X-From-First", "one"]}, "c"]]}'
 FIRST=$TM_SOCK
-start_testmilter chain2 '{}'
+start_testmilter "$D" chain2 '{}'
 scenario chain "$FIRST, $TM_SOCK"
 send_msg "two filters in a chain" "$QUEUED"
 tm_has '"cmd":"L","name":"X-From-First","value":"one"' \

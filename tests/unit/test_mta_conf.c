@@ -266,6 +266,8 @@ static const char defaults_dump[] =
     "smtp_helo_timeout = 5m\n"
     "smtp_command_timeout = 5m\n"
     "smtp_data_timeout = 10m\n"
+    "smtp_connection_cache_time_limit = 2s\n"
+    "smtp_connection_reuse_time_limit = 5m\n"
     "smtp_bind_address =\n"
     "smtp_tls_security_level = may\n"
     "smtp_tls_policy_maps =\n"
@@ -407,7 +409,7 @@ test_defaults_table(void **state)
 		assert_non_null(strstr(defaults_dump, arena_printf(f->a,
 		    "\n%s =", s->name)));
 	}
-	assert_int_equal(n, 70);
+	assert_int_equal(n, 72);
 	conf = load_ok(f, "# nothing\n");
 	none = load_path(f, NULL);
 	a = dump(f, conf);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "inet.h"
 #include "log.h"
 #include "matchlist.h"
 #include "mem.h"
@@ -52,6 +53,33 @@ static const char *const mta_service_names[] = {
 };
 
 #define MTA_OFF(f)	offsetof(struct mta_settings, f)
+
+/* mta_conf_address_valid - empty, or an IPv4/IPv6 address (a name
+ * would be ignored at delivery time, silently) */
+static bool
+mta_conf_address_valid(const void *value, const char **error_r)
+{
+	const char *v = *(const char *const *)value;
+	struct inet_addr a;
+
+	if (*v == '\0' || inet_parse(v, &a))
+		return true;
+	*error_r = "must be an IPv4 or IPv6 address";
+	return false;
+}
+
+/* mta_conf_readable_valid - empty, or a file we can read now (the queue
+ * manager would only find out when it starts, after -n said yes) */
+static bool
+mta_conf_readable_valid(const void *value, const char **error_r)
+{
+	const char *v = *(const char *const *)value;
+
+	if (*v == '\0' || access(v, R_OK) == 0)
+		return true;
+	*error_r = errno == ENOENT ? "no such file" : "cannot be read";
+	return false;
+}
 
 const struct conf_setting mta_settings_table[] = {
 	{ .name = "myhostname", .type = CONF_STRING, .def = "HOSTNAME",
@@ -265,6 +293,7 @@ const struct conf_setting mta_settings_table[] = {
 	  .help = "a connection older than this is not reused" },
 	{ .name = "smtp_bind_address", .type = CONF_STRING, .def = "",
 	  .offset = MTA_OFF(smtp_bind_address),
+	  .validate = mta_conf_address_valid,
 	  .help = "source address of deliveries; empty = any" },
 	{ .name = "smtp_tls_security_level", .type = CONF_ENUM,
 	  .def = "may", .offset = MTA_OFF(smtp_tls_security_level),
@@ -288,6 +317,7 @@ const struct conf_setting mta_settings_table[] = {
 	  .help = "attempts per DNS query" },
 	{ .name = "dns_trust_anchor_file", .type = CONF_STRING, .def = "",
 	  .offset = MTA_OFF(dns_trust_anchor_file),
+	  .validate = mta_conf_readable_valid,
 	  .help = "DNSSEC trust anchors (for dane); empty = none" },
 	{ .name = "bounce_size_limit", .type = CONF_SIZE, .def = "50000",
 	  .offset = MTA_OFF(bounce_size_limit),

@@ -824,6 +824,7 @@ static void
 test_errors(void **state)
 {
 	struct fix *f = *state;
+	struct mta_conf *conf;
 
 	load_fails(f, "myhostname = mx.example.com\n"
 	    "workers = 0\n"
@@ -854,6 +855,18 @@ test_errors(void **state)
 	    "FILE:11: unknown section [smtpd]\n");
 	load_fails(f, "myhostname = bad_host!\n", 1,
 	    "FILE:1: myhostname: \"bad_host!\" is not a host name\n");
+	/* checked at load, not when the queue manager starts */
+	load_fails(f, "myhostname = mx.example.com\n"
+	    "smtp_bind_address = relay.example.com\n"
+	    "dns_trust_anchor_file = /nonexistent/root.key\n", 2,
+	    "FILE:2: bad value 'relay.example.com' for 'smtp_bind_address': "
+	    "must be an IPv4 or IPv6 address\n"
+	    "FILE:3: bad value '/nonexistent/root.key' for "
+	    "'dns_trust_anchor_file': no such file\n");
+	conf = load_ok(f, "myhostname = mx.example.com\n"
+	    "smtp_bind_address = 2001:db8::25\n");
+	assert_string_equal(conf->set.smtp_bind_address, "2001:db8::25");
+	mta_conf_free(&conf);
 	load_fails(f, "myhostname = mx.example.com\nno equals sign\n", 1,
 	    "FILE:2: syntax error: expected 'name = value'\n");
 }

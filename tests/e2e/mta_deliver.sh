@@ -281,6 +281,20 @@ fi
 sleep 1
 like "$(mta_queue_json "$D/queue")" "\"id\": *\"$DQID\".*\"queue\": *\"(deferred|incoming|active)\"" \
     "the message waits in the queue"
+# hold, release and delete while the queue manager runs: a held message
+# is not delivered (not even by a flush), a released one goes at once, a
+# deleted one never
+send a@example.org held@remote.example "held one"
+HQID=$QID
+send a@example.org deleted@remote.example "deleted one"
+EQID=$QID
+wait_log "$HQID: to=<held@remote\\.example>.*status=deferred" 10
+wait_log "$EQID: to=<deleted@remote\\.example>.*status=deferred" 10
+sleep 0.5
+is "$("$POSTERNCTL" queue -d "$D/queue" hold "$HQID" 2>&1; echo "rc=$?")" \
+    "rc=0" "posternctl queue hold of a deferred message"
+is "$("$POSTERNCTL" queue -d "$D/queue" delete "$EQID" 2>&1; echo "rc=$?")" \
+    "rc=0" "posternctl queue delete of a deferred message"
 start_sink "$D" "$SINK_PORT" || setup_fail "smtp-sink does not start again"
 sleep 3
 is "$(grep -lF "Subject: deferred one" "$SINK_DIR"/* 2>/dev/null | wc -l)" 0 \
@@ -294,6 +308,21 @@ else
 	not_ok "after queue flush it is delivered at once"
 	diag_file "$MTA_LOG" 20
 fi
+sleep 1
+is "$(grep -lF -e "Subject: held one" -e "Subject: deleted one" \
+    "$SINK_DIR"/* 2>/dev/null | wc -l)" 0 \
+    "neither the held nor the deleted message was delivered by the flush"
+like "$(mta_queue_json "$D/queue")" "\"id\": *\"$HQID\".*\"queue\": *\"hold\"" \
+    "the held message is still in hold/"
+is "$("$POSTERNCTL" queue -d "$D/queue" release "$HQID" 2>&1; echo "rc=$?")" \
+    "rc=0" "posternctl queue release"
+if [ -n "$(sink_find "Subject: held one" 15)" ]; then
+	ok "a released message is delivered at once"
+else
+	not_ok "a released message is delivered at once"
+	diag_file "$MTA_LOG" 20
+fi
+unlike "$(grep "$EQID" "$MTA_LOG")" "status=sent" "the deleted one never is"
 stop_pid "$MTA_PID" 10
 
 # --- retries on schedule, expiry -------------------------------------------------

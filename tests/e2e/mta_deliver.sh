@@ -333,8 +333,15 @@ stop_pid "$MTA_PID" 10
 DEAD=$(free_port)
 RETRY_PORT=$(free_port)
 mkdir -p "$D/x" "$D/retry"
-printf 'back.example\tsmtp:[127.0.0.1]:%s\nretry.example\tsmtp:[127.0.0.1]:%s\n' \
-    "$SINK_PORT" "$RETRY_PORT" >"$D/x/transport"
+HARD_PORT=$(free_port)
+printf 'back.example\tsmtp:[127.0.0.1]:%s\nretry.example\tsmtp:[127.0.0.1]:%s\nhard.example\tsmtp:[127.0.0.1]:%s\n' \
+    "$SINK_PORT" "$RETRY_PORT" "$HARD_PORT" >"$D/x/transport"
+# a next hop that refuses every recipient for good
+mkdir -p "$D/hard" && chown nobody "$D/hard"
+BG_LOG=$D/hard/sink.log start_bg hard-sink smtp-sink -u nobody \
+    -f RCPT -B "550 5.1.1 No such user here" -h hard.example \
+    "127.0.0.1:$HARD_PORT" 64
+wait_port "$HARD_PORT" 10 || setup_fail "smtp-sink -f does not start"
 chown nobody "$D/retry"
 BG_LOG=$D/retry/sink.log start_bg retry-sink smtp-sink -u nobody \
     -d "$D/retry/msg." -r RCPT -h retry.example "127.0.0.1:$RETRY_PORT" 64
@@ -357,6 +364,37 @@ minimal_backoff_time = 1s
 maximal_backoff_time = 2s
 maximal_queue_lifetime = 8s
 delay_warning_time = 3s" || setup_fail "postern-mta (retries) does not start"
+
+# a 5xx from the next hop: a DSN naming the server and its reply
+send h@back.example nobody@hard.example "refused for good"
+HQID=$QID
+if wait_log "$HQID: to=<nobody@hard\.example>, relay=127\.0\.0\.1.*dsn=5\.1\.1, status=bounced \(550 5\.1\.1 No such user here" 10; then
+	ok "a 5xx from the next hop: bounced with its reply"
+else
+	not_ok "a 5xx from the next hop: bounced with its reply"
+	diag_file "$MTA_LOG" 10
+fi
+f=$(sink_find "X-Postern-Queue-ID: $HQID" 15)
+if [ -n "$f" ]; then
+	/usr/bin/python3 - "$f" <<'PY'
+import email, sys
+msg = email.message_from_bytes(open(sys.argv[1], "rb").read())
+assert msg.get_content_type() == "multipart/report"
+parts = msg.get_payload()
+r = parts[1].get_payload()[1]
+assert r["Final-Recipient"] == "rfc822; nobody@hard.example", r.items()
+assert r["Action"] == "failed", r.items()
+assert r["Status"] == "5.1.1", r.items()
+assert r["Remote-MTA"] == "dns; 127.0.0.1", r.items()
+assert r["Diagnostic-Code"] == "smtp; 550 5.1.1 No such user here", \
+    r.items()
+assert parts[2].get_content_type() == "message/rfc822", \
+    parts[2].get_content_type()
+PY
+	is "$?" 0 "the DSN: Remote-MTA, Diagnostic-Code with the server's reply, the original message"
+else
+	not_ok "the DSN of a 5xx reaches the sender's server"
+fi
 
 send s@back.example r@retry.example "retry me"
 RQID=$QID

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -594,10 +595,21 @@ mta_conf_auth(struct mta_conf *conf, const struct conf_file *cf,
 {
 	const char *needs_auth = NULL;	/* the setting that wants AUTH */
 	char *why = NULL;
-	size_t i;
+	size_t i, len;
 
 	if (*conf->set.auth_users != '\0') {
 		conf->auth = auth_db_load(conf->set.auth_users, &why);
+		len = strlen(conf->set.auth_users);
+		if (conf->auth == NULL && (strncmp(why, conf->set.auth_users,
+		    len) != 0 || why[len] != ':' || !isdigit(
+		    (unsigned char)why[len + 1]))) {
+			/* the file as a whole (cannot open): the config line
+			 * that names it */
+			why[strcspn(why, "\n")] = '\0';
+			mta_conf_error(conf, cf, err, "auth_users", "%s", why);
+			free(why);
+			return;
+		}
 		if (conf->auth == NULL) {
 			/* already FILE:LINE lines of the users file */
 			buf_puts(&err->text, why);

@@ -728,7 +728,8 @@ test_tls_files_bad(void **state)
 }
 
 /* test_auth_users_bad - the users file's own FILE:LINE lines, all of
- * them, in the config's errors */
+ * them, in the config's errors; a file that cannot be opened at all is
+ * the config line's error */
 static void
 test_auth_users_bad(void **state)
 {
@@ -751,7 +752,7 @@ test_auth_users_bad(void **state)
 	assert_int_equal(unlink(f->users), 0);
 	load_fails(f, "myhostname = mx.example.com\n"
 	    "auth_users = USERS\n", 1,
-	    arena_printf(f->a, "USERS: cannot open: %s\n",
+	    arena_printf(f->a, "FILE:2: auth_users: USERS: cannot open: %s\n",
 	    strerror(ENOENT)));
 }
 

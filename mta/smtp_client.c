@@ -102,6 +102,7 @@ struct smtp_client_sess {
 	unsigned long long size_limit;
 	const char *why;	/* the last I/O failure */
 	bool timed_out;
+	double opened;		/* when connected (the reuse limit) */
 };
 
 /* smtp_client_now - CLOCK_MONOTONIC seconds */
@@ -677,7 +678,7 @@ smtp_client_end(struct smtp_client_sess *s, enum smtp_client_tx tx)
 struct smtp_client_idle {
 	struct smtp_client_sess s;	/* set and arena NULL while idle */
 	char *key, *host, *where;
-	double created, since;
+	double since;
 	unsigned uses;
 	struct smtp_client_idle *next;
 };
@@ -744,7 +745,7 @@ smtp_client_idle_usable(const struct smtp_client_cache *c,
     const struct smtp_client_idle *e, double now)
 {
 	return now - e->since < c->idle_limit &&
-	    now - e->created < c->reuse_limit;
+	    now - e->s.opened < c->reuse_limit;
 }
 
 /* smtp_client_cache_take - the newest usable idle connection for key,
@@ -776,11 +777,11 @@ smtp_client_cache_take(struct smtp_client_cache *c, const char *key)
  */
 static bool
 smtp_client_cache_put(struct smtp_client_cache *c, const char *key,
-    struct smtp_client_sess *s, struct smtp_client_idle *e, double created)
+    struct smtp_client_sess *s, struct smtp_client_idle *e)
 {
 	double now = smtp_client_now();
 
-	if (now - created >= c->reuse_limit || c->idle_limit <= 0) {
+	if (now - s->opened >= c->reuse_limit || c->idle_limit <= 0) {
 		if (e != NULL)
 			smtp_client_idle_release(e);
 		return false;
@@ -790,7 +791,6 @@ smtp_client_cache_put(struct smtp_client_cache *c, const char *key,
 		e->key = xstrdup(key);
 		e->host = xstrdup(s->host);
 		e->where = xstrdup(s->where);
-		e->created = created;
 	}
 	e->s = *s;
 	e->s.set = NULL;
@@ -1151,6 +1151,7 @@ smtp_client_starttls(struct smtp_client_sess *s, struct smtp_client_job *j,
 	bool may = plan->level == SMTP_TLS_MAY;
 	const char *names[1] = { s->host };
 	struct smtp_reply r;
+	struct inet_addr lit;
 	char *why = NULL;
 
 	if (plan->level == SMTP_TLS_NONE || j->tls->client == NULL)
@@ -1183,8 +1184,11 @@ smtp_client_starttls(struct smtp_client_sess *s, struct smtp_client_job *j,
 		    NULL, s->host);
 		return SMTP_CLIENT_NEXT;
 	}
+	/* no SNI for a unix socket or an address literal (RFC 6066 §3:
+	 * only host names) */
 	s->tls = tls_client_conn(j->tls->client, s->fd,
-	    s->lmtp && j->t->unix_path != NULL ? NULL : s->host,
+	    (s->lmtp && j->t->unix_path != NULL) || inet_parse(s->host, &lit) ?
+	    NULL : s->host,
 	    plan->verify, names, 1, plan->tlsa, plan->n_tlsa,
 	    smtp_client_now() + t, &why);
 	if (s->tls == NULL) {
@@ -1218,7 +1222,8 @@ smtp_client_session(struct smtp_client_job *j, const char *host,
 
 	s.where = a->ss.ss_family == AF_UNIX ? host :
 	    arena_printf(j->arena, "%s[%s]", host, a->text);
-	s.fd = smtp_client_connect(j->set, a, smtp_client_now() +
+	s.opened = smtp_client_now();
+	s.fd = smtp_client_connect(j->set, a, s.opened +
 	    smtp_client_timeout(j->set->connect_timeout, 30), j->arena, &why);
 	if (s.fd < 0) {
 		smtp_client_error(j, "4.4.1", arena_printf(j->arena,
@@ -1246,8 +1251,7 @@ smtp_client_session(struct smtp_client_job *j, const char *host,
 	j->conn_use = 1;
 	tx = smtp_client_transaction(&s, j);
 	if (tx != SMTP_CLIENT_TX_IDLE || j->set->cache == NULL ||
-	    !smtp_client_cache_put(j->set->cache, j->key, &s, NULL,
-	    smtp_client_now()))
+	    !smtp_client_cache_put(j->set->cache, j->key, &s, NULL))
 		smtp_client_end(&s, tx);
 	return SMTP_CLIENT_DONE;
 quit:
@@ -1292,7 +1296,7 @@ smtp_client_reuse(struct smtp_client_job *j)
 			smtp_client_idle_release(e);
 			smtp_client_end(&s, tx);
 		} else if (!smtp_client_cache_put(j->set->cache, j->key, &s,
-		    e, e->created)) {
+		    e)) {
 			smtp_client_end(&s, tx);
 		}
 		return true;

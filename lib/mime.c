@@ -1,0 +1,2 @@
+/* mime.c - placeholder until written */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* netconn.c - placeholder until written */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* msgspool.c - placeholder until written */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* test_content.c - placeholder until written */
+int main(void) { return 0; }

@@ -1,0 +1,2 @@
+/* test_mime.c - placeholder until written */
+int main(void) { return 0; }

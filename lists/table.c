@@ -553,17 +553,30 @@ table_close(struct table **tp)
 	*tp = NULL;
 }
 
-/* table_lookup - fold the key if the type wants it, ask the content */
+/* table_lookup - table_lookup_line without the line */
 enum table_result
 table_lookup(struct table *t, const char *key, struct arena *arena,
     const char **value_r)
+{
+	int line;
+
+	return table_lookup_line(t, key, arena, value_r, &line);
+}
+
+/* table_lookup_line - fold the key if the type wants it, ask the
+ * content */
+enum table_result
+table_lookup_line(struct table *t, const char *key, struct arena *arena,
+    const char **value_r, int *line_r)
 {
 	enum table_result r;
 	const char *why = NULL;
 	char small[256], *k = NULL;
 
-	if (t == NULL || key == NULL || arena == NULL || value_r == NULL)
+	if (t == NULL || key == NULL || arena == NULL || value_r == NULL ||
+	    line_r == NULL)
 		log_panic("table_lookup: NULL argument");
+	*line_r = 0;
 	if (t->kind->flags & TABLE_KIND_FOLD) {
 		size_t len = strlen(key);
 
@@ -578,8 +591,12 @@ table_lookup(struct table *t, const char *key, struct arena *arena,
 		    t->why ? t->why : "table not loaded");
 		r = TABLE_ERROR;
 	} else {
-		r = t->kind->ops->lookup(t->content, k ? k : key, arena,
-		    value_r, &why);
+		if (t->kind->ops->lookup_line != NULL)
+			r = t->kind->ops->lookup_line(t->content, k ? k : key,
+			    arena, value_r, &why, line_r);
+		else
+			r = t->kind->ops->lookup(t->content, k ? k : key,
+			    arena, value_r, &why);
 		if (r == TABLE_ERROR)
 			log_warn("%s: table lookup error for \"%s\": %s",
 			    t->spec, key, why ? why : "unknown problem");

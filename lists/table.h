@@ -62,6 +62,12 @@ void table_close(struct table **t);
 enum table_result table_lookup(struct table *t, const char *key,
     struct arena *arena, const char **value_r);
 
+/* table_lookup_line - table_lookup, and on TABLE_FOUND *line_r is the
+ * line of the entry that matched in a regexp:/pcre: file (for logs as
+ * Postfix's header_checks writes them), 0 for the other types */
+enum table_result table_lookup_line(struct table *t, const char *key,
+    struct arena *arena, const char **value_r, int *line_r);
+
 /* table_spec - the "type:name" the table was opened with */
 const char *table_spec(const struct table *t);
 /* table_is_pattern - true for cidr, regexp, pcre, static: such tables get

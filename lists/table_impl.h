@@ -41,6 +41,12 @@ struct table_ops {
 	void *(*load)(const char *name, struct table_errs *errs);
 	enum table_result (*lookup)(void *content, const char *key,
 	    struct arena *arena, const char **value_r, const char **why_r);
+	/* lookup_line - lookup, and on TABLE_FOUND the line number of the
+	 * entry in the file (optional: types whose entries are ordered
+	 * lines, for logs such as "header_checks: ... line 12") */
+	enum table_result (*lookup_line)(void *content, const char *key,
+	    struct arena *arena, const char **value_r, const char **why_r,
+	    int *line_r);
 	void (*free)(void *content);
 	/* compile - write the binary form of a text source (lmdb only) */
 	bool (*compile)(const char *path, struct table_errs *errs);

@@ -408,10 +408,11 @@ rx_pcre_load(const char *path, struct table_errs *errs)
 	return rx_load(&rx_pcre, path, errs);
 }
 
-/* rx_lookup - walk the entries; match data is per call for threads */
+/* rx_lookup_line - walk the entries; match data is per call for
+ * threads */
 static enum table_result
-rx_lookup(void *content, const char *key, struct arena *arena,
-    const char **value_r, const char **why_r)
+rx_lookup_line(void *content, const char *key, struct arena *arena,
+    const char **value_r, const char **why_r, int *line_r)
 {
 	struct rx_table *rt = content;
 	pcre2_match_data *md;
@@ -452,6 +453,7 @@ rx_lookup(void *content, const char *key, struct arena *arena,
 			    &out, NULL);
 			*value_r = arena_strdup(arena, buf_cstr(&out));
 			buf_free(&out);
+			*line_r = e->lineno;
 			r = TABLE_FOUND;
 			break;
 		}
@@ -460,14 +462,26 @@ rx_lookup(void *content, const char *key, struct arena *arena,
 	return r;
 }
 
+/* rx_lookup - rx_lookup_line without the line */
+static enum table_result
+rx_lookup(void *content, const char *key, struct arena *arena,
+    const char **value_r, const char **why_r)
+{
+	int line;
+
+	return rx_lookup_line(content, key, arena, value_r, why_r, &line);
+}
+
 const struct table_ops table_type_regexp = {
 	.load = rx_regexp_load,
 	.lookup = rx_lookup,
+	.lookup_line = rx_lookup_line,
 	.free = rx_free,
 };
 
 const struct table_ops table_type_pcre = {
 	.load = rx_pcre_load,
 	.lookup = rx_lookup,
+	.lookup_line = rx_lookup_line,
 	.free = rx_free,
 };

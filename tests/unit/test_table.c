@@ -578,6 +578,27 @@ test_regexp(void **state)
 	expect(t, "mail.net", TABLE_FOUND, "mail other");
 	expect(t, "x/delim", TABLE_FOUND, "other delimiter");
 	expect(t, "nothing", TABLE_NOTFOUND, NULL);
+	/* the line of the entry that matched */
+	{
+		static const struct {
+			const char *key;
+			int line;
+		} lines[] = {
+			{ "joe@mx.example.com", 1 }, { "case", 2 },
+			{ "mailx.org", 7 }, { "mail.net", 9 }, { "we ird", 5 },
+			{ "nothing", 0 },
+		};
+		struct arena *a = arena_create();
+		const char *v;
+		int line;
+
+		for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+			line = -1;
+			(void)table_lookup_line(t, lines[i].key, a, &v, &line);
+			assert_int_equal(line, lines[i].line);
+		}
+		arena_destroy(&a);
+	}
 	table_close(&t);
 }
 

@@ -88,6 +88,12 @@ static const struct conf_setting pipeline_scoring_settings[] = {
 	  .def = "X-Postern-Score",
 	  .offset = offsetof(struct pipeline_scoring, header_name),
 	  .help = "name of the score header" },
+	{ .name = "subject_tag", .type = CONF_DOUBLE, .def = "off",
+	  .offset = offsetof(struct pipeline_scoring, subject_tag),
+	  .help = "total score at which the Subject gets subject_tag_text" },
+	{ .name = "subject_tag_text", .type = CONF_STRING, .def = "[SPAM]",
+	  .offset = offsetof(struct pipeline_scoring, subject_tag_text),
+	  .help = "what goes in front of the Subject" },
 	{ 0 },
 };
 
@@ -436,6 +442,23 @@ pipeline_run(struct pipeline *p, struct txn *txn, enum policy_stage stage,
 	}
 }
 
+/* pipeline_subject_tag - the Subject with tag in front (once: a Subject
+ * that has it already is left alone; none at all becomes the tag) */
+static void
+pipeline_subject_tag(struct txn *txn, const char *tag)
+{
+	const char *subject = txn->subject;
+
+	if (subject == NULL) {
+		txn_add_header(txn, "Subject", tag);
+		return;
+	}
+	if (strncmp(subject, tag, strlen(tag)) == 0)
+		return;
+	txn_change_header(txn, "Subject", 1, arena_printf(txn->msg_arena,
+	    "%s %s", tag, subject));
+}
+
 /* pipeline_score_verdict - map the total score through [scoring] */
 void
 pipeline_score_verdict(struct pipeline *p, struct txn *txn,
@@ -453,6 +476,8 @@ pipeline_score_verdict(struct pipeline *p, struct txn *txn,
 		    txn->msg_arena, "%.2f (%s)", score, buf_cstr(&b)));
 		buf_free(&b);
 	}
+	if (score >= s->subject_tag && s->subject_tag_text[0] != '\0')
+		pipeline_subject_tag(txn, s->subject_tag_text);
 	if (score >= s->reject) {
 		final_r->action = VERDICT_REJECT;
 		final_r->code = "550";

@@ -32,6 +32,8 @@ struct pipeline_scoring {
 	double quarantine;
 	double add_header;
 	char *header_name;
+	double subject_tag;
+	char *subject_tag_text;
 };
 
 struct pipeline_entry {

@@ -148,6 +148,7 @@ txn_msg_end(struct txn *txn)
 	txn->ar_seen = 0;
 	txn->ar_forged = NULL;
 	txn->nar_forged = txn->ar_forged_cap = 0;
+	txn->subject = NULL;
 	txn->quarantine = txn->discard = false;
 	txn->quarantine_reason = NULL;
 }
@@ -232,10 +233,15 @@ txn_add_authres(struct txn *txn, const char *fragment)
 	txn->authres[txn->nauthres++] = arena_strdup(txn->msg_arena, fragment);
 }
 
-/* txn_header_seen - count A-R headers and note those claiming our id */
+/* txn_header_seen - count A-R headers and note those claiming our id;
+ * keep the first Subject */
 void
 txn_header_seen(struct txn *txn, const char *name, const char *value)
 {
+	if (txn->in_msg && txn->subject == NULL &&
+	    strcasecmp(name, "Subject") == 0)
+		txn->subject = arena_strdup(txn->msg_arena,
+		    value + strspn(value, " \t"));
 	if (!txn->in_msg || strcasecmp(name, "Authentication-Results") != 0)
 		return;
 	txn->ar_seen++;

@@ -114,6 +114,9 @@ struct txn {
 	unsigned ar_seen;		/* Authentication-Results seen so far */
 	unsigned *ar_forged;		/* 1-based indices claiming our id */
 	size_t nar_forged, ar_forged_cap;
+	const char *subject;		/* the first Subject value (msg arena),
+					   for [scoring] subject_tag; NULL:
+					   none */
 	bool quarantine;
 	const char *quarantine_reason;
 	bool discard;
@@ -138,7 +141,7 @@ void txn_accept_rcpt(struct txn *txn);
 /* txn_refresh_qid - pick up macro i once the MTA has assigned it */
 void txn_refresh_qid(struct txn *txn);
 void txn_add_authres(struct txn *txn, const char *fragment);
-/* txn_header_seen - note one header (for forged A-R removal) */
+/* txn_header_seen - note one header (forged A-R removal, the Subject) */
 void txn_header_seen(struct txn *txn, const char *name, const char *value);
 const char *txn_log_id(const struct txn *txn);
 

@@ -314,6 +314,45 @@ test_scoring(void **state)
 	assert_null(f->txn->edits);
 	fixture_free(f);
 
+	/* subject_tag: the Subject gets the tag once; no Subject: one is
+	 * added */
+	f = fixture_build("pipeline = alpha\n[alpha]\nscore = 6\n"
+	    "[scoring]\nsubject_tag = 5\nsubject_tag_text = [SPAM]\n");
+	txn_msg_begin(f->txn);
+	txn_header_seen(f->txn, "Subject", " cheap pills");
+	txn_header_seen(f->txn, "Subject", " second one");
+	pipeline_run(f->rt->pipeline, f->txn, POLICY_EOM, &v, &module);
+	pipeline_score_verdict(f->rt->pipeline, f->txn, &v);
+	assert_int_equal(v.action, VERDICT_DUNNO);
+	assert_non_null(f->txn->edits);
+	assert_int_equal(f->txn->edits->kind, TXN_EDIT_CHANGE);
+	assert_string_equal(f->txn->edits->name, "Subject");
+	assert_int_equal(f->txn->edits->index, 1);
+	assert_string_equal(f->txn->edits->value, "[SPAM] cheap pills");
+	assert_null(f->txn->edits->next);
+	txn_msg_end(f->txn);
+	txn_msg_begin(f->txn);
+	txn_header_seen(f->txn, "subject", "[SPAM] already");
+	pipeline_run(f->rt->pipeline, f->txn, POLICY_EOM, &v, &module);
+	pipeline_score_verdict(f->rt->pipeline, f->txn, &v);
+	assert_null(f->txn->edits);
+	txn_msg_end(f->txn);
+	txn_msg_begin(f->txn);
+	pipeline_run(f->rt->pipeline, f->txn, POLICY_EOM, &v, &module);
+	pipeline_score_verdict(f->rt->pipeline, f->txn, &v);
+	assert_non_null(f->txn->edits);
+	assert_int_equal(f->txn->edits->kind, TXN_EDIT_ADD);
+	assert_string_equal(f->txn->edits->value, "[SPAM]");
+	fixture_free(f);
+	f = fixture_build("pipeline = alpha\n[alpha]\nscore = 4\n"
+	    "[scoring]\nsubject_tag = 5\n");
+	txn_msg_begin(f->txn);
+	txn_header_seen(f->txn, "Subject", " fine");
+	pipeline_run(f->rt->pipeline, f->txn, POLICY_EOM, &v, &module);
+	pipeline_score_verdict(f->rt->pipeline, f->txn, &v);
+	assert_null(f->txn->edits);
+	fixture_free(f);
+
 	/* thresholds default to off: any score passes */
 	f = fixture_build("pipeline = alpha\n[alpha]\nscore = 1000\n");
 	txn_msg_begin(f->txn);

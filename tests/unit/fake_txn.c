@@ -101,13 +101,18 @@ txn_header_value(const struct txn *txn)
 	return txn->hdr_value;
 }
 
-/* txn_insert_header - keep "Name: value" on top */
+/* txn_insert_header - listed in edits; at index 0 also kept as "Name:
+ * value" on top of headers */
 void
 txn_insert_header(struct txn *txn, unsigned index, const char *name,
     const char *value)
 {
+	if (txn->nedits < FAKE_TXN_EDITS)
+		txn->edits[txn->nedits++] = arena_printf(txn->msg_arena,
+		    "insert %u %s: %s", index, name, value);
+	if (index != 0)
+		return;
 	assert_true(txn->nheaders < FAKE_TXN_HEADERS);
-	assert_int_equal(index, 0);
 	memmove(&txn->headers[1], &txn->headers[0],
 	    txn->nheaders * sizeof(txn->headers[0]));
 	txn->headers[0] = arena_printf(txn->msg_arena, "%s: %s", name,
@@ -122,6 +127,17 @@ txn_add_header(struct txn *txn, const char *name, const char *value)
 	assert_true(txn->nheaders < FAKE_TXN_HEADERS);
 	txn->headers[txn->nheaders++] = arena_printf(txn->msg_arena, "%s: %s",
 	    name, value);
+}
+
+/* txn_change_header - listed in edits */
+void
+txn_change_header(struct txn *txn, const char *name, unsigned index,
+    const char *value)
+{
+	if (txn->nedits < FAKE_TXN_EDITS)
+		txn->edits[txn->nedits++] = value != NULL ? arena_printf(
+		    txn->msg_arena, "change %s %u: %s", name, index, value) :
+		    arena_printf(txn->msg_arena, "delete %s %u", name, index);
 }
 
 /* txn_rcpt - the field set up by the test */

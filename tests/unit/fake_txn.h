@@ -8,7 +8,8 @@
  * return those fields. What a module writes is kept here: inserted
  * headers as "Name: value" strings, top first (index 0 only), added
  * headers likewise at the end, the SPF outcome, the DKIM outcomes and
- * the DNSBL weight. policy_now() is the monotonic clock.
+ * the DNSBL weight; every edit (insert at any index, change, delete) is
+ * also listed in edits, in order. policy_now() is the monotonic clock.
  * fake_txn_clear() destroys the conn and msg arenas the test gave a txn
  * and zeroes it.
  *
@@ -47,6 +48,7 @@
 #define FAKE_TXN_HEADERS	8
 #define FAKE_TXN_DKIM		4
 #define FAKE_TXN_RCPTS		8
+#define FAKE_TXN_EDITS		32
 
 struct txn {
 	struct arena *conn_arena, *msg_arena;
@@ -64,6 +66,11 @@ struct txn {
 	const char *hdr_name, *hdr_value;	/* HEADER stage */
 	const char *headers[FAKE_TXN_HEADERS];	/* inserted, top first */
 	size_t nheaders;
+	/* every header edit in order (the first FAKE_TXN_EDITS): "insert
+	 * INDEX Name: value", "change Name INDEX: value", "delete Name
+	 * INDEX" */
+	const char *edits[FAKE_TXN_EDITS];
+	size_t nedits;
 	struct txn_spf spf;
 	struct txn_dkim dkim[FAKE_TXN_DKIM];
 	size_t ndkim;

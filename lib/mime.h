@@ -18,6 +18,7 @@
  *		end. A line longer than line_max bytes is given in pieces of
  *		line_max bytes (a decoded base64 part without line breaks
  *		cannot grow a buffer without bound).
+ * A part's header field longer than line_max bytes is cut to line_max.
  *
  * Parts that are not text (application/..., image/..., and so on) are
  * neither decoded nor given: their bytes are skipped (base64 noise never

@@ -256,6 +256,7 @@ content_check(struct content_msg *m, struct table *const *tables, size_t n,
 	const struct content_action *a = NULL;
 	struct table *t = NULL;
 	double score;
+	unsigned position;
 	int lineno = 0;
 	size_t i;
 
@@ -330,9 +331,11 @@ content_check(struct content_msg *m, struct table *const *tables, size_t n,
 		    (unsigned)((int)m->nhdr + m->shift) : 0, name, hvalue);
 		break;
 	case CONTENT_REPLACE:
+		/* where this header is now; after its removal the next one
+		 * moves up into that place, and the new line goes before it */
+		position = (unsigned)((int)m->nhdr + m->shift);
 		content_delete(m, hname);
-		content_insert(m, (unsigned)((int)m->nhdr + m->shift), name,
-		    hvalue);
+		content_insert(m, position, name, hvalue);
 		break;
 	}
 	return true;

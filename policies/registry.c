@@ -7,6 +7,7 @@
 
 #include "access.h"
 #include "clamav.h"
+#include "content.h"
 #include "dkim.h"
 #include "dmarc.h"
 #include "dnsbl.h"
@@ -22,6 +23,7 @@ const struct policy_module *const registry_modules[] = {
 	&dkim_module,
 	&dmarc_module,
 	&clamav_module,
+	&content_module,
 	NULL,
 };
 

@@ -10,9 +10,13 @@
  * deadline; netconn_send() writes everything and netconn_recv() reads
  * what is there, both waiting with poll() only until the deadline.
  * Deadlines are CLOCK_MONOTONIC seconds (policy_now's clock); 0 means
- * none. Failures come back as text naming what failed ("connect:
- * Connection refused", "read: timed out"); the caller adds the server's
- * name.
+ * none; bytes that have arrived are still read after the deadline. The
+ * services answer a whole request, so netconn_send() also stops when the
+ * peer speaks or hangs up while a write waits (clamd answers early at its
+ * size limit): the caller may read what it said. Failures come back as
+ * text naming what failed ("connect: Connection refused", "read: timed
+ * out"); the caller adds the server's name. After a timeout errno is
+ * ETIMEDOUT, for callers that word it their own way.
  *
  * Threads: a parsed address is read-only; connections are the caller's.
  */
@@ -25,8 +29,8 @@
 
 struct netconn_addr;
 
-/* netconn_parse - one address; NULL with *error_r (malloc'ed, e.g.
- * "bad port in '127.0.0.1:x'") */
+/* netconn_parse - one address; NULL with *error_r (malloc'ed, what is
+ * wrong, e.g. "bad port \"x\" (1-65535)": the caller names the item) */
 struct netconn_addr *netconn_parse(const char *text, char **error_r);
 /* netconn_addr_free - sets *a NULL; NULL ok */
 void netconn_addr_free(struct netconn_addr **a);
@@ -38,7 +42,7 @@ const char *netconn_name(const struct netconn_addr *a);
 int netconn_connect(const struct netconn_addr *a, double deadline,
     char *buf, size_t len, const char **why_r);
 /* netconn_send - all len bytes; false with *why_r ("write: timed out",
- * "write: Broken pipe") */
+ * "write: Broken pipe", "write: answered early") */
 bool netconn_send(int fd, const void *data, size_t len, double deadline,
     char *buf, size_t buflen, const char **why_r);
 /* netconn_recv - what has arrived, waiting for something until the

@@ -22,12 +22,11 @@
  * one; scans that start meanwhile wait for the new engine (up to their
  * deadline).
  *
- * Messages. Each header is collected as "Name:" + the value byte for
- * byte (POLICY_NEEDS_LEADSPC) with its folds as CRLF, then the blank line
- * and the body chunks as the MTA sent them, into a spool (memory up to
- * spool_memory, then a temporary file). Past max_message_size nothing
- * more is kept, only counted. The spool is freed at EOM and ABORT, and by
- * a cleanup on the message arena if the connection goes away in between.
+ * Messages are collected by msgspool.h (byte for byte, with
+ * POLICY_NEEDS_LEADSPC) into memory up to spool_memory, then a temporary
+ * file; past max_message_size nothing more is kept, only counted. The
+ * spool is freed at EOM and ABORT, and by a cleanup on the message arena
+ * if the connection goes away in between.
  */
 #include "config.h"
 
@@ -53,6 +52,7 @@
 #include "conf.h"
 #include "log.h"
 #include "mem.h"
+#include "msgspool.h"
 #include "policy.h"
 #include "spool.h"
 
@@ -153,6 +153,8 @@ struct clamav_config {
 	double clamd_timeout;
 
 	/* made by init */
+	struct msgspool_limits limits;	/* temp_dir, spool_memory,
+					   max_message_size */
 	const char *host;		/* for X-Virus-Scanned */
 	struct clamav_holder *holder;	/* libclamav backend */
 	struct clamav_clamd *clamd;	/* clamd backend */
@@ -166,10 +168,7 @@ struct clamav_config {
 struct clamav_msg {
 	bool started;			/* exemption decided */
 	const char *skip;		/* not scanned: why (static) */
-	struct spool *spool;
-	uint64_t size;			/* bytes seen, kept or not */
-	bool oversize;
-	const char *broken;		/* the spool failed: why (arena) */
+	struct msgspool ms;
 };
 
 /* What libclamav's message callback is told during a scan. */
@@ -803,99 +802,38 @@ clamav_scanned_header(const struct clamav_config *cfg, struct txn *txn,
 
 /* --- message collection --------------------------------------------------- */
 
-/* clamav_msg_cleanup - the message arena goes: free what is left */
-static void
-clamav_msg_cleanup(void *arg)
-{
-	struct clamav_msg *m = arg;
-
-	spool_free(&m->spool);
-}
-
 /*
  * clamav_msg_start - on the first stage of a message that sees it:
- * decide whether it is scanned, and give it a spool that the message
- * arena frees if nothing else does. false: a lookup failed.
+ * decide whether it is scanned. false: a lookup failed.
  */
 static bool
 clamav_msg_start(const struct clamav_config *cfg, struct txn *txn,
     struct clamav_msg *m)
 {
+	bool failed;
+
 	if (m == NULL)
 		log_panic("clamav: message stage without message state");
 	if (m->started)
 		return true;
-	if (cfg->skip_authenticated && txn_auth_user(txn) != NULL)
-		m->skip = "skip_authenticated";
-	else if (cfg->skip_mynetworks) {
-		switch (txn_in_mynetworks(txn)) {
-		case TABLE_FOUND:
-			m->skip = "skip_mynetworks";
-			break;
-		case TABLE_NOTFOUND:
-			break;
-		default:
-			log_msg(LOG_WARNING, txn_queue_id(txn), "clamav: "
-			    "mynetworks lookup failed");
-			return false;
-		}
-	}
-	m->started = true;
-	if (m->skip != NULL)
-		return true;
-	m->spool = spool_new(cfg->temp_dir, (size_t)cfg->spool_memory);
-	arena_cleanup(txn_msg_arena(txn), clamav_msg_cleanup, m);
-	return true;
+	m->skip = msgspool_exempt(txn, cfg->skip_authenticated,
+	    cfg->skip_mynetworks, "clamav", &failed);
+	m->started = !failed;
+	return !failed;
 }
 
-/* clamav_collect - len more bytes of the message; past max_message_size
- * they are only counted (the spool is let go at once) */
-static void
-clamav_collect(const struct clamav_config *cfg, struct txn *txn,
-    struct clamav_msg *m, const void *data, size_t len)
-{
-	if (m->skip != NULL || m->broken != NULL)
-		return;
-	m->size += len;
-	if (m->oversize)
-		return;
-	if (m->size > cfg->max_message_size) {
-		m->oversize = true;
-		spool_free(&m->spool);
-		return;
-	}
-	if (!spool_append(m->spool, data, len)) {
-		m->broken = arena_strdup(txn_msg_arena(txn),
-		    spool_error(m->spool));
-		spool_free(&m->spool);
-	}
-}
-
-/* clamav_header - HEADER: "Name:" + the value as sent, folds as CRLF */
+/* clamav_header - HEADER: the field as sent */
 static enum policy_status
 clamav_header(const struct policy_call *call, struct verdict *v)
 {
 	const struct clamav_config *cfg = call->config;
 	struct clamav_msg *m = call->msg;
-	const char *name = txn_header_name(call->txn);
-	const char *raw = txn_header_raw(call->txn);
-	struct buf b = { 0 };
 
 	(void)v;
 	if (!clamav_msg_start(cfg, call->txn, m))
 		return POLICY_FAILED;
-	if (m->skip != NULL || m->broken != NULL)
-		return POLICY_DONE;
-	buf_printf(&b, "%s:", name != NULL ? name : "");
-	for (const char *p = raw != NULL ? raw : ""; *p != '\0'; p++) {
-		/* MTAs hand folded values over with bare LFs */
-		if (*p == '\n' && (p == raw || p[-1] != '\r'))
-			buf_putc(&b, '\r');
-		buf_putc(&b, *p);
-	}
-	buf_append(&b, "\r\n", 2);
-	clamav_collect(cfg, call->txn, m, b.data, b.len);
-	buf_free(&b);
+	if (m->skip == NULL)
+		msgspool_header(&m->ms, &cfg->limits, call->txn);
 	return POLICY_DONE;
 }
 
@@ -903,12 +841,14 @@ clamav_header(const struct policy_call *call, struct verdict *v)
 static enum policy_status
 clamav_eoh(const struct policy_call *call, struct verdict *v)
 {
+	const struct clamav_config *cfg = call->config;
 	struct clamav_msg *m = call->msg;
 
 	(void)v;
-	if (!clamav_msg_start(call->config, call->txn, m))
+	if (!clamav_msg_start(cfg, call->txn, m))
 		return POLICY_FAILED;
-	clamav_collect(call->config, call->txn, m, "\r\n", 2);
+	if (m->skip == NULL)
+		msgspool_eoh(&m->ms, &cfg->limits, call->txn);
 	return POLICY_DONE;
 }
 
@@ -916,16 +856,14 @@ clamav_eoh(const struct policy_call *call, struct verdict *v)
 static enum policy_status
 clamav_body(const struct policy_call *call, struct verdict *v)
 {
+	const struct clamav_config *cfg = call->config;
 	struct clamav_msg *m = call->msg;
-	const unsigned char *chunk;
-	size_t len = 0;
 
 	(void)v;
-	if (!clamav_msg_start(call->config, call->txn, m))
+	if (!clamav_msg_start(cfg, call->txn, m))
 		return POLICY_FAILED;
-	chunk = txn_body_chunk(call->txn, &len);
-	if (chunk != NULL && len > 0)
-		clamav_collect(call->config, call->txn, m, chunk, len);
+	if (m->skip == NULL)
+		msgspool_body(&m->ms, &cfg->limits, call->txn);
 	return POLICY_DONE;
 }
 
@@ -938,7 +876,7 @@ clamav_oversize(const struct clamav_config *cfg, struct txn *txn,
 	struct arena *arena = txn_msg_arena(txn);
 
 	v->reason = arena_printf(arena, "not scanned: %" PRIu64 " bytes, "
-	    "over max_message_size", m->size);
+	    "over max_message_size", m->ms.size);
 	if (cfg->oversize_action == CLAMAV_OVERSIZE_TEMPFAIL) {
 		v->action = VERDICT_DEFER;
 		v->code = "451";
@@ -947,7 +885,7 @@ clamav_oversize(const struct clamav_config *cfg, struct txn *txn,
 		return;
 	}
 	clamav_scanned_header(cfg, txn, arena_printf(arena, "not scanned "
-	    "(%" PRIu64 " bytes, over max_message_size)", m->size));
+	    "(%" PRIu64 " bytes, over max_message_size)", m->ms.size));
 }
 
 /* clamav_eom - EOM: scan what was collected and decide */
@@ -959,6 +897,7 @@ clamav_eom(const struct policy_call *call, struct verdict *v)
 	struct txn *txn = call->txn;
 	const char *virus = NULL, *why = NULL, *scanned = NULL;
 	enum clamav_result r;
+	struct spool *sp;
 	double deadline;
 
 	if (!clamav_msg_start(cfg, txn, m))
@@ -967,28 +906,32 @@ clamav_eom(const struct policy_call *call, struct verdict *v)
 		v->reason = m->skip;
 		return POLICY_DONE;
 	}
-	if (m->broken != NULL) {
+	if (msgspool_broken(&m->ms) != NULL) {
 		log_msg(LOG_WARNING, txn_queue_id(txn), "clamav: cannot keep "
-		    "the message for scanning: %s", m->broken);
+		    "the message for scanning: %s", msgspool_broken(&m->ms));
 		return POLICY_FAILED;
 	}
-	if (m->oversize) {
+	if (msgspool_oversize(&m->ms)) {
 		clamav_oversize(cfg, txn, m, v);
 		return POLICY_DONE;
 	}
-	if (m->spool == NULL)
-		log_panic("clamav: EOM twice, or after ABORT");
+	if ((sp = msgspool_spool(&m->ms)) == NULL) {
+		if (m->ms.started)
+			log_panic("clamav: EOM twice, or after ABORT");
+		v->reason = "clean";	/* nothing came: nothing to find */
+		return POLICY_DONE;
+	}
 	if (cfg->holder != NULL)
-		r = clamav_scan_lib(cfg, txn, m->spool, call->deadline,
-		    &virus, &why, &scanned);
+		r = clamav_scan_lib(cfg, txn, sp, call->deadline, &virus,
+		    &why, &scanned);
 	else {
 		deadline = policy_now() + cfg->clamd_timeout;
 		if (call->deadline > 0 && call->deadline < deadline)
 			deadline = call->deadline;
-		r = clamav_scan_clamd(cfg, txn, m->spool, deadline, &virus,
-		    &why, &scanned);
+		r = clamav_scan_clamd(cfg, txn, sp, deadline, &virus, &why,
+		    &scanned);
 	}
-	spool_free(&m->spool);
+	msgspool_release(&m->ms);
 	switch (r) {
 	case CLAMAV_CLEAN:
 		v->reason = "clean";
@@ -1015,7 +958,7 @@ clamav_abort(const struct policy_call *call, struct verdict *v)
 
 	(void)v;
 	if (m != NULL)
-		spool_free(&m->spool);
+		msgspool_release(&m->ms);
 	return POLICY_DONE;
 }
 
@@ -1118,6 +1061,11 @@ clamav_init(struct policy_init *pi, char **error_r)
 
 	cfg->host = g != NULL && g->hostname != NULL && *g->hostname != '\0' ?
 	    arena_strdup(pi->arena, g->hostname) : "localhost";
+	cfg->limits = (struct msgspool_limits){
+		.dir = cfg->temp_dir,
+		.mem_limit = cfg->spool_memory,
+		.max_size = cfg->max_message_size,
+	};
 	if (stat(cfg->temp_dir, &st) != 0)
 		conf_setting_error(&err, pi->cf, pi->section,
 		    "temp_dir", "%s: %s", cfg->temp_dir,

@@ -30,7 +30,8 @@
  * an empty one */
 struct msgspool {
 	struct spool *spool;	/* NULL before the first byte, when broken
-				   or oversize, and after msgspool_take */
+				   or oversize, and after
+				   msgspool_release */
 	uint64_t size;		/* every byte seen */
 	bool oversize;
 	const char *broken;	/* why the spool failed (message arena) */
@@ -50,6 +51,15 @@ void msgspool_eoh(struct msgspool *ms, const struct msgspool_limits *l,
     struct txn *txn);
 void msgspool_body(struct msgspool *ms, const struct msgspool_limits *l,
     struct txn *txn);
+/*
+ * msgspool_exempt - whether a module leaves a message alone because of
+ * its client (the module's skip_authenticated and skip_mynetworks
+ * settings): the name of the setting that exempts it, or NULL. A failed
+ * mynetworks lookup is never "not in mynetworks": NULL with *failed_r
+ * set, and a warning naming module is logged.
+ */
+const char *msgspool_exempt(struct txn *txn, bool skip_authenticated,
+    bool skip_mynetworks, const char *module, bool *failed_r);
 /* msgspool_oversize - more than max_size bytes came */
 bool msgspool_oversize(const struct msgspool *ms);
 /* msgspool_broken - why the spool failed, or NULL */

@@ -13,6 +13,7 @@
 #include "dnsbl.h"
 #include "greylist.h"
 #include "registry.h"
+#include "spamd.h"
 #include "spf.h"
 
 const struct policy_module *const registry_modules[] = {
@@ -24,6 +25,7 @@ const struct policy_module *const registry_modules[] = {
 	&dmarc_module,
 	&clamav_module,
 	&content_module,
+	&spamd_module,
 	NULL,
 };
 

@@ -7,7 +7,8 @@
  * the answer "SPAMD/1.x 0 EX_OK", "Spam: True|False ; SCORE / REQUIRED"
  * and the rule names (or the report text). Servers ("unix:/path",
  * "HOST:PORT", netconn.h) are tried in the order given: one that cannot
- * be reached, breaks off, times out or answers anything but EX_OK is
+ * be reached (within connect_timeout), breaks off, times out (the
+ * module's timeout bounds all of them) or answers anything but EX_OK is
  * logged with its name and the next is asked; when all fail the handler
  * returns POLICY_FAILED and the core applies on_failure (default: no
  * opinion, as spamc does when spamd is away). A message over max_size
@@ -19,10 +20,12 @@
  *			opinion joins the pipeline's [scoring] total
  *	headers		X-Spam-Status: "Yes|No, score=S required=R
  *			tests=A,B,C" (always, for a scanned message), and
- *			at or above flag_score (default: spamd's REQUIRED)
- *			X-Spam-Flag: YES and, with subject_tag set, the
- *			Subject prefixed with it (once); with report = yes,
- *			X-Spam-Report with the report text (folded)
+ *			at or above flag_score (default "required": spamd's
+ *			own verdict) X-Spam-Flag: YES and, with subject_tag
+ *			set, the Subject prefixed with it (once); with
+ *			report = yes, X-Spam-Report with the report text
+ *			(folded). X-Spam-Status, -Flag and -Report fields
+ *			the message brought are removed from it first.
  *	actions		at or above reject_score: VERDICT_REJECT 550 5.7.1
  *			"Spam message rejected"; at or above
  *			quarantine_score: VERDICT_QUARANTINE (both off by

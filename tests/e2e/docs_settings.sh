@@ -40,7 +40,7 @@ check "$TOP/docs/mta.conf.5" "$D/mta.dump"
 cat >"$D/filterd.conf" <<CONF
 socket = inet:9@127.0.0.1
 pid_file =
-pipeline = access, dnsbl, greylist, spf, dkim, dmarc, clamav, content
+pipeline = access, dnsbl, greylist, spf, dkim, dmarc, clamav, content, spamd
 [greylist]
 store = lmdb:$D/greylist.lmdb
 [clamav]

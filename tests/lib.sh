@@ -265,6 +265,47 @@ start_testmilter() {
 	[ -n "$TM_SOCK" ] || { diag_file "$dir/$name.out"; return 1; }
 }
 
+# start_spamd DIR PORT RULES - SpamAssassin's spamd on 127.0.0.1:PORT
+# with only the local rules RULES (a .cf text; required_score and
+# util_rb_tld are added), no network tests, no user configs; in its own
+# process group (its children go with it: stop_spamd). Waits for PONG.
+# Sets SPAMD_PID.
+start_spamd() {
+	local dir=$1 port=$2 rules=$3 i
+	mkdir -p "$dir/rules" "$dir/site"
+	chmod 755 "$dir" "$dir/rules" "$dir/site"
+	printf 'required_score 5.0\nutil_rb_tld com net org example\n%s\n' \
+	    "$rules" >"$dir/rules/50_postern.cf"
+	echo "loadplugin Mail::SpamAssassin::Plugin::Check" >"$dir/site/init.pre"
+	chmod 644 "$dir/rules/50_postern.cf" "$dir/site/init.pre"
+	BG_LOG=$dir/spamd.log start_bg spamd setsid spamd \
+	    --listen="127.0.0.1:$port" --pidfile="$dir/spamd.pid" \
+	    --nouser-config --configpath="$dir/rules" \
+	    --siteconfigpath="$dir/site" --local --max-children=1 \
+	    --syslog=stderr
+	SPAMD_PID=$BG_PID
+	for ((i = 0; i < 600; i++)); do
+		if /usr/bin/python3 - "$port" <<'PY' 2>/dev/null; then
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)
+s.sendall(b"PING SPAMC/1.5\r\n\r\n")
+sys.exit(0 if b" 0 PONG" in s.recv(100) else 1)
+PY
+			return 0
+		fi
+		kill -0 "$SPAMD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	diag_file "$dir/spamd.log"
+	return 1
+}
+
+# stop_spamd - spamd and its children (its process group)
+stop_spamd() {
+	kill -TERM -- "-$SPAMD_PID" 2>/dev/null
+	stop_pid "$SPAMD_PID" 5
+}
+
 # start_rawsink DIR PORT - tests/smtp/rawsink.py on 127.0.0.1:PORT,
 # keeping each DATA byte for byte in DIR/data.K and a log in DIR/log;
 # sets RAWSINK_PID

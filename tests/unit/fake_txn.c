@@ -101,6 +101,26 @@ txn_header_value(const struct txn *txn)
 	return txn->hdr_value;
 }
 
+/* txn_header_raw - hdr_raw, else " " + the value, as filterd/txn.c
+ * does without LEADSPC */
+const char *
+txn_header_raw(const struct txn *txn)
+{
+	if (txn->hdr_raw != NULL)
+		return txn->hdr_raw;
+	if (txn->hdr_value == NULL)
+		return NULL;
+	return arena_printf(txn->msg_arena, " %s", txn->hdr_value);
+}
+
+/* txn_body_chunk - the chunk being passed */
+const unsigned char *
+txn_body_chunk(const struct txn *txn, size_t *len_r)
+{
+	*len_r = txn->body_len;
+	return txn->body;
+}
+
 /* txn_insert_header - listed in edits; at index 0 also kept as "Name:
  * value" on top of headers */
 void

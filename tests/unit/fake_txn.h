@@ -10,7 +10,8 @@
  * headers likewise at the end, the SPF outcome, the DKIM outcomes and
  * the DNSBL weight; every edit (insert at any index, change, delete) is
  * also listed in edits, in order. policy_now() is the monotonic clock.
- * fake_txn_clear() destroys the conn and msg arenas the test gave a txn
+ * txn_header_raw and txn_body_chunk answer from hdr_raw, body and
+ * body_len. fake_txn_clear() destroys the conn and msg arenas the test gave a txn
  * and zeroes it.
  *
  * fake_module_load() loads one module as filterd does: the text is
@@ -64,6 +65,11 @@ struct txn {
 	const struct policy_globals *globals;	/* NULL: none */
 	enum table_result mynetworks;
 	const char *hdr_name, *hdr_value;	/* HEADER stage */
+	const char *hdr_raw;			/* HEADER stage: the value as
+						   after the colon (LEADSPC);
+						   NULL: " " + hdr_value */
+	const unsigned char *body;		/* BODY stage: the chunk */
+	size_t body_len;
 	const char *headers[FAKE_TXN_HEADERS];	/* inserted, top first */
 	size_t nheaders;
 	/* every header edit in order (the first FAKE_TXN_EDITS): "insert

@@ -7,9 +7,8 @@
  * message goes through the stages as an MTA hands it over: each header
  * field as name and value (the value as after the colon, folds as bare
  * LF; with the leading space when the MTA does SMFIP_HDR_LEADSPC), the end
- * of the header, the body in chunks, the end of the message. fake_txn.c
- * has no txn_header_raw or txn_body_chunk: they are here, reading
- * thread-local fields, so that several threads can send messages at once.
+ * of the header, the body in chunks, the end of the message (each thread
+ * with its own txn, so that several threads can send messages at once).
  *
  * The database directory is written at run time in a temp directory; the
  * reload tests add signature files to it and wait for the module's
@@ -78,32 +77,7 @@ static struct fix F;
 static char eicar[128];		/* the 68 bytes, NUL-terminated */
 static size_t eicar_len;
 
-/* What the MTA passes for the header and body stages, per thread. */
-static __thread const char *fake_raw;
-static __thread const unsigned char *fake_chunk;
-static __thread size_t fake_chunk_len;
 static bool leadspc = true;	/* the MTA sends values byte for byte */
-
-/* txn_header_raw - fake: the value as after the colon (LEADSPC), else
- * " " + the value, as filterd/txn.c does */
-const char *
-txn_header_raw(const struct txn *txn)
-{
-	if (fake_raw != NULL)
-		return fake_raw;
-	if (txn->hdr_value == NULL)
-		return NULL;
-	return arena_printf(txn->msg_arena, " %s", txn->hdr_value);
-}
-
-/* txn_body_chunk - fake: the chunk being passed */
-const unsigned char *
-txn_body_chunk(const struct txn *txn, size_t *len_r)
-{
-	(void)txn;
-	*len_r = fake_chunk_len;
-	return fake_chunk;
-}
 
 /* capture_stop - stderr back to where it was */
 static void
@@ -377,29 +351,29 @@ feed(void *config, struct txn *txn, void *msg, const char *text,
 				buf_putc(&raw, *q);	/* folds: bare LF */
 		txn->hdr_name = arena_strndup(txn->msg_arena, p,
 		    (size_t)(colon - p));
-		fake_raw = arena_strdup(txn->msg_arena, buf_cstr(&raw));
+		txn->hdr_raw = arena_strdup(txn->msg_arena, buf_cstr(&raw));
 		buf_free(&raw);
-		txn->hdr_value = fake_raw + strspn(fake_raw, " \t");
+		txn->hdr_value = txn->hdr_raw + strspn(txn->hdr_raw, " \t");
 		if (!leadspc)
-			fake_raw = NULL;
+			txn->hdr_raw = NULL;
 		st = stage(config, txn, msg, POLICY_HEADER, &v);
-		txn->hdr_name = txn->hdr_value = fake_raw = NULL;
+		txn->hdr_name = txn->hdr_value = txn->hdr_raw = NULL;
 		if (st != POLICY_DONE)
 			return st;
 		p = e + 2;
 	}
 	if ((st = stage(config, txn, msg, POLICY_EOH, &v)) != POLICY_DONE)
 		return st;
-	for (p += 2; p < end; p += fake_chunk_len) {
-		fake_chunk = (const unsigned char *)p;
-		fake_chunk_len = (size_t)(end - p) < chunk ? (size_t)(end - p) :
+	for (p += 2; p < end; p += txn->body_len) {
+		txn->body = (const unsigned char *)p;
+		txn->body_len = (size_t)(end - p) < chunk ? (size_t)(end - p) :
 		    chunk;
 		st = stage(config, txn, msg, POLICY_BODY, &v);
 		if (st != POLICY_DONE)
 			return st;
 	}
-	fake_chunk = NULL;
-	fake_chunk_len = 0;
+	txn->body = NULL;
+	txn->body_len = 0;
 	return POLICY_DONE;
 }
 

@@ -3,8 +3,6 @@
  * real regexp:/pcre: tables written into a temp directory, with messages
  * handed over stage by stage as filterd does (fake_txn.c), the body in
  * chunks through the real MIME reader
- *
- * fake_txn.c has no txn_header_raw or txn_body_chunk: they are here.
  */
 #include "config.h"
 
@@ -26,27 +24,6 @@
 #include "testutil.h"
 
 static char g_dir[256];
-static const unsigned char *g_chunk;
-static size_t g_chunk_len;
-
-/* txn_header_raw - fake: " " + the value, as filterd/txn.c does without
- * LEADSPC */
-const char *
-txn_header_raw(const struct txn *txn)
-{
-	if (txn->hdr_value == NULL)
-		return NULL;
-	return arena_printf(txn->msg_arena, " %s", txn->hdr_value);
-}
-
-/* txn_body_chunk - fake: the chunk being passed */
-const unsigned char *
-txn_body_chunk(const struct txn *txn, size_t *len_r)
-{
-	(void)txn;
-	*len_r = g_chunk_len;
-	return g_chunk;
-}
 
 /* group_setup - the temp directory and the tables */
 static int
@@ -141,14 +118,14 @@ body(struct fake_module *m, struct txn *txn, const char *text, size_t n,
 	enum policy_status st;
 
 	for (off = 0; off < len; off += n) {
-		g_chunk = (const unsigned char *)text + off;
-		g_chunk_len = len - off < n ? len - off : n;
+		txn->body = (const unsigned char *)text + off;
+		txn->body_len = len - off < n ? len - off : n;
 		st = fake_module_run(m, txn, POLICY_BODY, v);
 		if (st != POLICY_DONE)
 			return st;
 	}
-	g_chunk = NULL;
-	g_chunk_len = 0;
+	txn->body = NULL;
+	txn->body_len = 0;
 	return fake_module_run(m, txn, POLICY_EOM, v);
 }
 

@@ -3,8 +3,7 @@
  *
  * A message goes in as an MTA hands it to the stages: each header field
  * as name and raw value (as after the colon, folds as bare LF), the end
- * of the header, the body in chunks. fake_txn.c has no txn_header_raw or
- * txn_body_chunk: they are here, reading what the test sets. What was
+ * of the header, the body in chunks (fake_txn's hdr_raw, body). What was
  * kept is read back with spool_read and compared byte for byte.
  */
 #include "config.h"
@@ -40,28 +39,6 @@ static struct txn txn;
 static struct msgspool ms;
 static struct msgspool_limits limits;
 
-/* What the MTA passes at the header and body stages. */
-static const char *fake_raw;
-static const unsigned char *fake_chunk;
-static size_t fake_chunk_len;
-
-/* txn_header_raw - fake: the value as after the colon */
-const char *
-txn_header_raw(const struct txn *t)
-{
-	(void)t;
-	return fake_raw;
-}
-
-/* txn_body_chunk - fake: the chunk being passed */
-const unsigned char *
-txn_body_chunk(const struct txn *t, size_t *len_r)
-{
-	(void)t;
-	*len_r = fake_chunk_len;
-	return fake_chunk;
-}
-
 /* setup - a temp directory, a message arena, a zeroed msgspool */
 static int
 setup(void **state)
@@ -92,21 +69,21 @@ static void
 header(const char *name, const char *raw)
 {
 	txn.hdr_name = name;
-	fake_raw = raw;
+	txn.hdr_raw = raw;
 	msgspool_header(&ms, &limits, &txn);
 	txn.hdr_name = NULL;
-	fake_raw = NULL;
+	txn.hdr_raw = NULL;
 }
 
 /* body - one BODY stage with len bytes */
 static void
 body(const void *data, size_t len)
 {
-	fake_chunk = data;
-	fake_chunk_len = len;
+	txn.body = data;
+	txn.body_len = len;
 	msgspool_body(&ms, &limits, &txn);
-	fake_chunk = NULL;
-	fake_chunk_len = 0;
+	txn.body = NULL;
+	txn.body_len = 0;
 }
 
 /* kept - everything the spool holds (NUL-terminated, in the test arena) */

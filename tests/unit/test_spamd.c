@@ -13,8 +13,8 @@
  * Configs are loaded as filterd loads them (fake_module_load); a message
  * goes through the stages as an MTA hands it over (each header field as
  * name and value, the value as after the colon with folds as bare LF,
- * EOH, the body in chunks, EOM). fake_txn.c has no txn_header_raw,
- * txn_body_chunk or txn_change_header: they are here. The fake servers
+ * EOH, the body in chunks, EOM); header edits are read from fake_txn's
+ * list of edits. The fake servers
  * keep the last request they read, so that the bytes sent to spamd are
  * checked too.
  */
@@ -112,28 +112,6 @@ struct fix {
 };
 
 static struct fix F;
-
-/* What the MTA passes at the header and body stages. */
-static const char *fake_raw;
-static const unsigned char *fake_chunk;
-static size_t fake_chunk_len;
-
-/* txn_header_raw - fake: the value as after the colon */
-const char *
-txn_header_raw(const struct txn *txn)
-{
-	(void)txn;
-	return fake_raw;
-}
-
-/* txn_body_chunk - fake: the chunk being passed */
-const unsigned char *
-txn_body_chunk(const struct txn *txn, size_t *len_r)
-{
-	(void)txn;
-	*len_r = fake_chunk_len;
-	return fake_chunk;
-}
 
 /* --- the log -------------------------------------------------------------- */
 
@@ -534,24 +512,24 @@ feed(const struct msg *m, size_t chunk)
 	memset(F.mod.msg, 0, spamd_module.msg_size);
 	for (size_t i = 0; i < 8 && m->fields[i][0] != NULL; i++) {
 		F.txn.hdr_name = m->fields[i][0];
-		fake_raw = m->fields[i][1];
-		F.txn.hdr_value = fake_raw + strspn(fake_raw, " \t");
+		F.txn.hdr_raw = m->fields[i][1];
+		F.txn.hdr_value = F.txn.hdr_raw + strspn(F.txn.hdr_raw, " \t");
 		st = stage(POLICY_HEADER, policy_now() + 10, &v);
-		F.txn.hdr_name = F.txn.hdr_value = fake_raw = NULL;
+		F.txn.hdr_name = F.txn.hdr_value = F.txn.hdr_raw = NULL;
 		if (st != POLICY_DONE)
 			return st;
 	}
 	if ((st = stage(POLICY_EOH, policy_now() + 10, &v)) != POLICY_DONE)
 		return st;
-	for (size_t off = 0; off < len; off += fake_chunk_len) {
-		fake_chunk = (const unsigned char *)m->body + off;
-		fake_chunk_len = len - off < chunk ? len - off : chunk;
+	for (size_t off = 0; off < len; off += F.txn.body_len) {
+		F.txn.body = (const unsigned char *)m->body + off;
+		F.txn.body_len = len - off < chunk ? len - off : chunk;
 		if ((st = stage(POLICY_BODY, policy_now() + 10, &v)) !=
 		    POLICY_DONE)
 			return st;
 	}
-	fake_chunk = NULL;
-	fake_chunk_len = 0;
+	F.txn.body = NULL;
+	F.txn.body_len = 0;
 	return POLICY_DONE;
 }
 

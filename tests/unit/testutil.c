@@ -380,6 +380,16 @@ testutil_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* testutil_slack - POSTERN_TEST_SLACK, at least 1 */
+double
+testutil_slack(void)
+{
+	const char *s = getenv("POSTERN_TEST_SLACK");
+	double f = s != NULL ? strtod(s, NULL) : 1;
+
+	return f >= 1 ? f : 1;
+}
+
 /* testutil_sleep - nanosleep through signals */
 void
 testutil_sleep(double s)

@@ -51,6 +51,10 @@ void testutil_expect_abort(void (*fn)(void));
 
 /* testutil_now - the monotonic clock in seconds */
 double testutil_now(void);
+/* testutil_slack - how much longer than usual things may take here: the
+ * number in POSTERN_TEST_SLACK (tests/run sets it under valgrind), else
+ * 1; upper time bounds are multiplied by it */
+double testutil_slack(void);
 /* testutil_sleep - sleep s seconds (EINTR resumed) */
 void testutil_sleep(double s);
 /* testutil_free_port - a loopback TCP port nobody listens on just now

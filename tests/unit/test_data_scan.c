@@ -104,24 +104,6 @@ static const struct opts bdat_norm = {
 
 /* --- fixture -------------------------------------------------------------- */
 
-/* count_entries - names in dir but . and .. */
-static int
-count_entries(const char *dir)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* setup - a temp directory for the spools, the test's arena */
 static int
 setup(void **state)
@@ -146,7 +128,7 @@ teardown(void **state)
 
 	if (f->mounted != NULL)
 		(void)umount2(f->mounted, MNT_DETACH);
-	n = count_entries(f->dir);
+	n = testutil_count_entries(f->dir);
 	rc = testutil_teardown(f->dir, &f->a);
 	free(f);
 	return n == 0 && rc == 0 ? 0 : -1;
@@ -1081,7 +1063,7 @@ test_big_body_spooled(void **state)
 	assert_int_equal(r.body_len, want.len);
 	assert_memory_equal(r.body, want.data, want.len);
 	/* unlinked at once: nothing in the directory even now */
-	assert_int_equal(count_entries(f->dir), 0);
+	assert_int_equal(testutil_count_entries(f->dir), 0);
 	buf_free(&in);
 	buf_free(&want);
 }
@@ -1127,7 +1109,7 @@ test_spool_error(void **state)
 	/* the header was taken before the disk filled up */
 	check_bytes(f, "fields", r.fields, r.fields_len, "A: 1\r\n", 6);
 	/* the spool let go of its file: the space is free again */
-	assert_int_equal(count_entries(mnt), 0);
+	assert_int_equal(testutil_count_entries(mnt), 0);
 	o.temp_dir = NULL;
 	scan(f, &o, in, len, len, len, &r);
 	assert_int_equal(r.flags, 0);

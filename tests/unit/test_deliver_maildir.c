@@ -44,24 +44,6 @@ struct fix {
 	char *mounted;		/* a tmpfs to unmount, if a test failed */
 };
 
-/* count_entries - names in dir but . and ..; -1 if it cannot be read */
-static int
-count_entries(const char *dir)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* only_entry - the one name in dir (the test fails otherwise) */
 static char *
 only_entry(struct fix *f, const char *dir)
@@ -141,7 +123,7 @@ teardown(void **state)
 
 	if (f->mounted != NULL)
 		(void)umount2(f->mounted, MNT_DETACH);
-	if (count_entries(f->spool) != 0)
+	if (testutil_count_entries(f->spool) != 0)
 		rc = -1;
 	if (testutil_teardown(f->dir, &f->a) < 0)
 		rc = -1;
@@ -202,8 +184,8 @@ test_deliver(void **state)
 	assert_int_equal(r.status, DELIVER_OK);
 	assert_string_equal(r.dsn, "2.0.0");
 	assert_string_equal(r.text, "delivered to maildir");
-	assert_int_equal(count_entries(arena_printf(f->a, "%s/tmp", md)), 0);
-	assert_int_equal(count_entries(arena_printf(f->a, "%s/cur", md)), 0);
+	assert_int_equal(testutil_count_entries(arena_printf(f->a, "%s/tmp", md)), 0);
+	assert_int_equal(testutil_count_entries(arena_printf(f->a, "%s/cur", md)), 0);
 	name = only_entry(f, arena_printf(f->a, "%s/new", md));
 	/* time.MusecPpidQcount.host */
 	assert_non_null(strstr(name, ".M"));
@@ -339,7 +321,7 @@ test_unsafe(void **state)
 		assert_int_equal(r.status, DELIVER_PERMFAIL);
 		assert_string_equal(r.dsn, "5.1.3");
 		assert_string_equal(r.text, "unsafe local part");
-		assert_int_equal(count_entries(arena_printf(f->a, "%s/mail",
+		assert_int_equal(testutil_count_entries(arena_printf(f->a, "%s/mail",
 		    f->dir)), -1);
 		assert_int_equal(errno, ENOENT);
 	}
@@ -349,7 +331,7 @@ test_unsafe(void **state)
 	    "h", f->a, &r);
 	assert_int_equal(r.status, DELIVER_TEMPFAIL);
 	assert_string_equal(r.dsn, "4.3.5");
-	assert_int_equal(count_entries(arena_printf(f->a, "%s/mail", f->dir)),
+	assert_int_equal(testutil_count_entries(arena_printf(f->a, "%s/mail", f->dir)),
 	    -1);
 }
 
@@ -370,7 +352,7 @@ test_distinct(void **state)
 	deliver_maildir(md, m, "a@example.com", "h", f->a, &r2);
 	assert_int_equal(r1.status, DELIVER_OK);
 	assert_int_equal(r2.status, DELIVER_OK);
-	assert_int_equal(count_entries(arena_printf(f->a, "%s/tmp", md)), 0);
+	assert_int_equal(testutil_count_entries(arena_printf(f->a, "%s/tmp", md)), 0);
 	d = opendir(arena_printf(f->a, "%s/new", md));
 	assert_non_null(d);
 	while ((de = readdir(d)) != NULL) {
@@ -441,16 +423,16 @@ test_enospc(void **state)
 	suffix = ": No space left on device";
 	assert_true(strlen(r.text) > strlen(suffix));
 	assert_string_equal(r.text + strlen(r.text) - strlen(suffix), suffix);
-	assert_int_equal(count_entries(arena_printf(f->a, "%s/tmp", md)), 0);
-	assert_int_equal(count_entries(arena_printf(f->a, "%s/new", md)), 0);
+	assert_int_equal(testutil_count_entries(arena_printf(f->a, "%s/tmp", md)), 0);
+	assert_int_equal(testutil_count_entries(arena_printf(f->a, "%s/new", md)), 0);
 
 	m = new_message(f, "small\r\n", 7, 1024);
 	memset(&r, 0, sizeof(r));
 	deliver_maildir(arena_printf(f->a, "%s/%%u", mnt), m, "u@example.com",
 	    "h", f->a, &r);
 	assert_int_equal(r.status, DELIVER_OK);
-	assert_int_equal(count_entries(arena_printf(f->a, "%s/new", md)), 1);
-	assert_int_equal(count_entries(arena_printf(f->a, "%s/tmp", md)), 0);
+	assert_int_equal(testutil_count_entries(arena_printf(f->a, "%s/new", md)), 1);
+	assert_int_equal(testutil_count_entries(arena_printf(f->a, "%s/tmp", md)), 0);
 	assert_int_equal(umount(mnt), 0);
 	f->mounted = NULL;
 }

@@ -38,24 +38,6 @@ struct fix {
 	struct message *m;
 };
 
-/* count_entries - names in dir but . and .. */
-static int
-count_entries(const char *dir)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* setup - arena, spool directory, a message with a 4 KiB memory spool */
 static int
 setup(void **state)
@@ -77,7 +59,7 @@ static int
 teardown(void **state)
 {
 	struct fix *f = *state;
-	int n = count_entries(f->dir), rc;
+	int n = testutil_count_entries(f->dir), rc;
 
 	rc = testutil_teardown(f->dir, &f->a);
 	free(f);

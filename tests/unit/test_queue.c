@@ -138,24 +138,6 @@ teardown(void **state)
 	return rc;
 }
 
-/* count_entries - names in dir but . and .. */
-static int
-count_entries(const char *dir)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* qpath - DIR/q/QUEUE[/name] */
 static char *
 qpath(struct fix *f, enum queue_name qn, const char *name)
@@ -173,7 +155,7 @@ all_empty(struct fix *f)
 	int i;
 
 	for (i = 0; i < QUEUE_COUNT; i++)
-		if (count_entries(qpath(f, (enum queue_name)i, NULL)) != 0)
+		if (testutil_count_entries(qpath(f, (enum queue_name)i, NULL)) != 0)
 			return false;
 	return true;
 }
@@ -566,7 +548,7 @@ test_round_trip(void **state)
 	assert_true(queue_store(f->q, m, &full_attrs, QUEUE_HOLD, id));
 	after = now_us();
 	path = qpath(f, QUEUE_HOLD, id);
-	assert_int_equal(count_entries(qpath(f, QUEUE_INCOMING, NULL)), 0);
+	assert_int_equal(testutil_count_entries(qpath(f, QUEUE_INCOMING, NULL)), 0);
 	assert_int_equal(queue_find(f->q, id, &qn), 1);
 	assert_int_equal(qn, QUEUE_HOLD);
 
@@ -755,7 +737,7 @@ test_store_collision(void **state)
 	assert_int_equal(errno, EEXIST);
 	assert_memory_equal(slurp(f->a, qpath(f, QUEUE_INCOMING, id), NULL),
 	    before, len);
-	assert_int_equal(count_entries(qpath(f, QUEUE_INCOMING, NULL)), 1);
+	assert_int_equal(testutil_count_entries(qpath(f, QUEUE_INCOMING, NULL)), 1);
 
 	queue_id_new(f->q, id);
 	testutil_put(f->a, qpath(f, QUEUE_INCOMING, NULL),
@@ -765,7 +747,7 @@ test_store_collision(void **state)
 	assert_int_equal(errno, EEXIST);
 	assert_string_equal(slurp(f->a, qpath(f, QUEUE_INCOMING,
 	    arena_printf(f->a, ".%s.tmp", id)), NULL), "someone's");
-	assert_int_equal(count_entries(qpath(f, QUEUE_HOLD, NULL)), 0);
+	assert_int_equal(testutil_count_entries(qpath(f, QUEUE_HOLD, NULL)), 0);
 }
 
 /* bad_id_store - child of test_store_bad_id */
@@ -847,19 +829,19 @@ test_enospc(void **state)
 	err = errno;
 	assert_int_equal(err, ENOSPC);
 	for (i = 0; i < QUEUE_COUNT; i++)
-		assert_int_equal(count_entries(arena_printf(f->a, "%s/%s",
+		assert_int_equal(testutil_count_entries(arena_printf(f->a, "%s/%s",
 		    mnt, queue_name_of((enum queue_name)i))), 0);
 	assert_int_equal(statvfs(mnt, &after), 0);
 	assert_int_equal(after.f_bfree, before.f_bfree);
 	m = small_message(f, "a@example.com", "b@example.com");
 	queue_id_new(q, id);
 	assert_true(queue_store(q, m, NULL, QUEUE_INCOMING, id));
-	assert_int_equal(count_entries(arena_printf(f->a, "%s/incoming",
+	assert_int_equal(testutil_count_entries(arena_printf(f->a, "%s/incoming",
 	    mnt)), 1);
 	queue_close(&q);
 	assert_int_equal(umount(mnt), 0);
 	f->mounted = NULL;
-	assert_int_equal(count_entries(mnt), 0);
+	assert_int_equal(testutil_count_entries(mnt), 0);
 }
 
 /* --- damaged files ------------------------------------------------------- */
@@ -1339,9 +1321,9 @@ test_recover(void **state)
 	assert_int_equal(qn, QUEUE_ACTIVE);
 	assert_int_equal(queue_find(f->q, deferred, &qn), 1);
 	assert_int_equal(qn, QUEUE_DEFERRED);
-	assert_int_equal(count_entries(qpath(f, QUEUE_INCOMING, NULL)), 2);
-	assert_int_equal(count_entries(qpath(f, QUEUE_ACTIVE, NULL)), 2);
-	assert_int_equal(count_entries(qpath(f, QUEUE_CORRUPT, NULL)), 9);
+	assert_int_equal(testutil_count_entries(qpath(f, QUEUE_INCOMING, NULL)), 2);
+	assert_int_equal(testutil_count_entries(qpath(f, QUEUE_ACTIVE, NULL)), 2);
+	assert_int_equal(testutil_count_entries(qpath(f, QUEUE_CORRUPT, NULL)), 9);
 	/* whole files are still whole */
 	assert_int_equal(queue_read(f->q, keep_in, true, f->tmp, f->a, &r,
 	    &why), 1);
@@ -1369,7 +1351,7 @@ test_move_find_delete(void **state)
 	assert_int_equal(queue_move(f->q, id, QUEUE_INCOMING, QUEUE_HOLD), 1);
 	assert_int_equal(queue_find(f->q, id, &qn), 1);
 	assert_int_equal(qn, QUEUE_HOLD);
-	assert_int_equal(count_entries(qpath(f, QUEUE_INCOMING, NULL)), 0);
+	assert_int_equal(testutil_count_entries(qpath(f, QUEUE_INCOMING, NULL)), 0);
 	assert_int_equal(queue_move(f->q, id, QUEUE_HOLD, QUEUE_HOLD), 1);
 	assert_int_equal(queue_move(f->q, id, QUEUE_DEFERRED, QUEUE_DEFERRED),
 	    0);
@@ -1914,7 +1896,7 @@ test_tool_usage(void **state)
 	assert_int_equal(run_tool(f, &out, &err, "-d", dir, "list", NULL), 2);
 	assert_string_equal(err, arena_printf(f->a, "posternctl queue: "
 	    "%s/incoming: No such file or directory\n", dir));
-	assert_int_equal(count_entries(dir), 0);
+	assert_int_equal(testutil_count_entries(dir), 0);
 	assert_int_equal(run_tool(f, &out, &err, "-d",
 	    arena_printf(f->a, "%s/nowhere", f->dir), "list", NULL), 2);
 	assert_string_equal(err, arena_printf(f->a, "posternctl queue: "

@@ -155,28 +155,11 @@ teardown(void **state)
 	return rc;
 }
 
-/* count_entries - names in dir other than . and ..; -1 if unreadable */
-static int
-count_entries(const char *dir)
-{
-	struct dirent *e;
-	DIR *d = opendir(dir);
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* count_fds - open descriptors of this process */
 static int
 count_fds(void)
 {
-	return count_entries("/proc/self/fd");
+	return testutil_count_entries("/proc/self/fd");
 }
 
 /* fill - len bytes of xorshift64 noise from seed: every byte value,
@@ -230,13 +213,13 @@ check_unnamed(int fd, const char *dir, const char *prefix)
 		assert_memory_equal(target + dlen + 1, prefix, strlen(prefix));
 
 	/* no name now, and linkat through /proc cannot give it one */
-	assert_int_equal(count_entries(dir), 0);
+	assert_int_equal(testutil_count_entries(dir), 0);
 	snprintf(link, sizeof(link), "%s/stolen", dir);
 	errno = 0;
 	assert_int_equal(
 	    linkat(AT_FDCWD, proc, AT_FDCWD, link, AT_SYMLINK_FOLLOW), -1);
 	assert_int_equal(errno, ENOENT);
-	assert_int_equal(count_entries(dir), 0);
+	assert_int_equal(testutil_count_entries(dir), 0);
 }
 
 /* check_read - one spool_read of chunk bytes at off against expect */
@@ -341,7 +324,7 @@ test_memory(void **state)
 	assert_non_null(spool_memory(sp, NULL));
 	check_contents(sp, data, 100, 100);
 	assert_string_equal(spool_error(sp), "");
-	assert_int_equal(count_entries(f->dir), 0);
+	assert_int_equal(testutil_count_entries(f->dir), 0);
 
 	spool_free(&sp);
 	assert_null(sp);
@@ -385,7 +368,7 @@ test_to_file(void **state)
 	errno = 0;
 	assert_int_equal(fcntl(fd, F_GETFD), -1);
 	assert_int_equal(errno, EBADF);
-	assert_int_equal(count_entries(f->dir), 0);
+	assert_int_equal(testutil_count_entries(f->dir), 0);
 	free(data);
 }
 
@@ -528,7 +511,7 @@ test_no_dir(void **state)
 	spool_free(&sp);
 	assert_null(sp);
 	assert_int_equal(count_fds(), fds);
-	assert_int_equal(count_entries(f->dir), 0);
+	assert_int_equal(testutil_count_entries(f->dir), 0);
 }
 
 /* test_not_a_dir - a regular file where the directory should be */
@@ -551,7 +534,7 @@ test_not_a_dir(void **state)
 	assert_int_equal(errno, ENOTDIR);
 	check_refused(sp, ENOTDIR, text, 0);
 	spool_free(&sp);
-	assert_int_equal(count_entries(f->dir), 1);
+	assert_int_equal(testutil_count_entries(f->dir), 1);
 }
 
 /* test_fallback - without O_TMPFILE: mkstemp, then unlink at once; the
@@ -576,7 +559,7 @@ test_fallback(void **state)
 		check_contents(sp, data, 300, 100);
 		assert_string_equal(spool_error(sp), "");
 		spool_free(&sp);
-		assert_int_equal(count_entries(f->dir), 0);
+		assert_int_equal(testutil_count_entries(f->dir), 0);
 	}
 
 	/* mkstemp's own failure reads like O_TMPFILE's */
@@ -601,7 +584,7 @@ test_fallback(void **state)
 	assert_int_equal(errno, EACCES);
 	check_refused(sp, EACCES, text, 0);
 	spool_free(&sp);
-	assert_int_equal(count_entries(f->dir), 0);
+	assert_int_equal(testutil_count_entries(f->dir), 0);
 	free(data);
 }
 
@@ -632,7 +615,7 @@ test_unlink_fails(void **state)
 	assert_int_equal(err, EPERM);
 
 	/* the error names the file that is left */
-	assert_int_equal(count_entries(f->dir), 1);
+	assert_int_equal(testutil_count_entries(f->dir), 1);
 	assert_non_null(d = opendir(f->dir));
 	while ((e = readdir(d)) != NULL && e->d_name[0] == '.')
 		continue;
@@ -714,7 +697,7 @@ test_write_error(void **state)
 	assert_int_equal(count_fds(), fds);
 	spool_free(&sp);
 	assert_int_equal(count_fds(), fds);
-	assert_int_equal(count_entries(f->dir), 0);
+	assert_int_equal(testutil_count_entries(f->dir), 0);
 	free(data);
 }
 
@@ -766,7 +749,7 @@ enospc_child(const char *dir)
 	CHECK(count_fds() == fds);
 	CHECK(statvfs(dir, &after) == 0);
 	CHECK(after.f_bfree == before.f_bfree);
-	CHECK(count_entries(dir) == 0);
+	CHECK(testutil_count_entries(dir) == 0);
 	errno = 0;
 	CHECK(!spool_append(sp, block, 1));
 	CHECK(errno == ENOSPC);
@@ -795,7 +778,7 @@ test_enospc(void **state)
 	if (WEXITSTATUS(status) == 77)
 		skip();
 	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_int_equal(count_entries(f->dir), 0);
+	assert_int_equal(testutil_count_entries(f->dir), 0);
 }
 
 /* test_read_error - a file that cannot be read, or that shrank under the
@@ -833,7 +816,7 @@ test_read_error(void **state)
 	snprintf(text, sizeof(text), "read %s: Input/output error", f->dir);
 	check_refused(sp, EIO, text, 200);
 	spool_free(&sp);
-	assert_int_equal(count_entries(f->dir), 0);
+	assert_int_equal(testutil_count_entries(f->dir), 0);
 	free(data);
 }
 
@@ -866,7 +849,7 @@ test_release(void **state)
 	errno = 0;
 	assert_int_equal(fcntl(fd, F_GETFD), -1);
 	assert_int_equal(errno, EBADF);
-	assert_int_equal(count_entries(f->dir), 0);
+	assert_int_equal(testutil_count_entries(f->dir), 0);
 }
 
 /* new_null_dir - spool_new without a directory (a bug) */

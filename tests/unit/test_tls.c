@@ -816,22 +816,6 @@ test_server_errors(void **state)
 	assert_int_equal(ERR_peek_error(), 0);
 }
 
-/* count_entries - names in dir other than . and .. */
-static int
-count_entries(const char *dir)
-{
-	struct dirent *e;
-	DIR *d = opendir(dir);
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* read_cert - the certificate in path */
 static X509 *
 read_cert(const char *path)
@@ -862,7 +846,7 @@ test_self_signed(void **state)
 	FILE *fp;
 
 	/* setup made cert.pem and key.pem, and nothing else stayed */
-	assert_int_equal(count_entries(f->dir), 2);
+	assert_int_equal(testutil_count_entries(f->dir), 2);
 	assert_int_equal(stat(f->key, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0600);
 	assert_int_equal(stat(f->cert, &sb), 0);
@@ -910,7 +894,7 @@ test_self_signed(void **state)
 	assert_true(tls_make_self_signed("other.example.org", f->cert,
 	    f->key, &why));
 	assert_null(why);
-	assert_int_equal(count_entries(f->dir), 2);
+	assert_int_equal(testutil_count_entries(f->dir), 2);
 	x2 = read_cert(f->cert);
 	assert_int_equal(X509_check_host(x2, "other.example.org", 0, 0,
 	    NULL), 1);
@@ -961,7 +945,7 @@ test_self_signed_errors(void **state)
 	    "create: No such file or directory", nodir));
 	free(why);
 	/* nothing half-written stayed behind, the old pair is untouched */
-	assert_int_equal(count_entries(f->dir), 2);
+	assert_int_equal(testutil_count_entries(f->dir), 2);
 	assert_int_equal(access(c2, F_OK), -1);
 }
 

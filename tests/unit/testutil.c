@@ -380,6 +380,24 @@ testutil_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* testutil_count_entries - names in dir but . and .. */
+int
+testutil_count_entries(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
 /* testutil_slack - POSTERN_TEST_SLACK, at least 1 */
 double
 testutil_slack(void)

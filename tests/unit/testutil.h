@@ -22,6 +22,10 @@ int testutil_tmpdir(char *buf, size_t len, const char *name);
 /* testutil_rmtree - remove dir and everything below it; 0 or -1 */
 int testutil_rmtree(const char *dir);
 
+/* testutil_count_entries - names in dir but . and ..; -1 if it cannot be
+ * read */
+int testutil_count_entries(const char *dir);
+
 /* testutil_setup - a fresh temp directory (testutil_tmpdir) and arena
  * for one test; 0 or -1 */
 int testutil_setup(char *dir, size_t len, const char *name,
